@@ -1,0 +1,3 @@
+from leadwatch.cli import main
+
+main()

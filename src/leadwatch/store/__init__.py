@@ -1,0 +1,1 @@
+"""Storage: the RecordStore (SQLAlchemy) and the EventStore (DuckDB or PostgreSQL)."""

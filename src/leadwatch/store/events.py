@@ -1,0 +1,96 @@
+"""The EventStore: one interface over DuckDB (standalone) and PostgreSQL (stack mode).
+
+Writes arrive in batches from the write buffer (``write_batch``); reads go through
+``query`` with SQL written once for both dialects (see ``sql.py``). Each backend
+keeps its own schema version so ``migrate`` is idempotent and can grow tables later.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+from leadwatch.store.schema import EVENTS, Table
+from leadwatch.store.sql import Dialect
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from leadwatch.settings import Settings
+
+TABLES: tuple[Table, ...] = (EVENTS,)
+SCHEMA_VERSION_TABLE = "leadwatch_event_schema"
+
+
+class EventStore(ABC):
+    dialect: Dialect
+
+    @abstractmethod
+    def write_batch(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        """Append ``rows`` (tuples in ``table.columns`` order) in one transaction."""
+
+    @abstractmethod
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Run a read query written with ``:name`` placeholders; rows as dicts."""
+
+    @abstractmethod
+    def _schema_transaction(self) -> AbstractContextManager[Callable[[str], list[tuple[Any, ...]]]]:
+        """A transaction for schema changes, yielding ``execute(sql) -> rows``; exclusive
+        across every process sharing the store."""
+
+    @abstractmethod
+    def ping(self) -> None:
+        """Raise when the store cannot answer."""
+
+    def close(self) -> None:  # noqa: B027 - backends without resources need nothing
+        """Release connections."""
+
+    def migrate(self) -> None:
+        """Bring the event tables to the current schema; safe to repeat."""
+        with self._schema_transaction() as execute:
+            execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} (version INTEGER NOT NULL)")
+            current = execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}")[0][0] or 0
+            for version, statements in enumerate(self._migrations(), start=1):
+                if version > current:
+                    for statement in statements:
+                        execute(statement)
+                    execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES ({version})")
+
+    def _migrations(self) -> list[list[str]]:
+        """Schema versions in order; append new versions, never edit old ones."""
+        return [[stmt for table in TABLES for stmt in create_table_ddl(table, self.dialect)]]
+
+    def count(self, table: Table = EVENTS, **equals: Any) -> int:
+        where = " AND ".join(f"{k} = :{k}" for k in equals) or "TRUE"
+        return self.query(f"SELECT count(*) AS n FROM {table.name} WHERE {where}", equals)[0]["n"]
+
+
+def create_table_ddl(table: Table, dialect: Dialect) -> list[str]:
+    cols = ", ".join(
+        f"{c.name} {dialect.ddl_types[c.kind]}{'' if c.nullable else ' NOT NULL'}"
+        for c in table.columns
+    )
+    ddl = [f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})"]
+    if table.index and dialect.name == "postgresql":
+        ddl.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(table.index)}_idx "
+            f"ON {table.name} ({', '.join(table.index)})"
+        )
+    return ddl
+
+
+def open_event_store(settings: Settings, engine: Engine | None = None) -> EventStore:
+    """DuckDB under the data dir, or PostgreSQL through the records engine's pool."""
+    if settings.storage.uses_postgres:
+        from leadwatch.store.postgres_events import PostgresEventStore
+
+        if engine is None:
+            from leadwatch.store.records import create_records_engine
+
+            engine = create_records_engine(settings)
+        return PostgresEventStore(engine)
+    from leadwatch.store.duckdb_events import DuckDBEventStore
+
+    return DuckDBEventStore(settings.storage.data_dir / "events.duckdb")

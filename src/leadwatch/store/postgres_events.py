@@ -1,0 +1,72 @@
+"""EventStore on PostgreSQL: batches go in with COPY, through the records engine's pool."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from psycopg.rows import dict_row
+from sqlalchemy.engine import Engine
+
+from leadwatch.store.events import EventStore
+from leadwatch.store.schema import Table
+from leadwatch.store.sql import POSTGRES
+
+
+class PostgresEventStore(EventStore):
+    dialect = POSTGRES
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+
+    def write_batch(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+        if not rows:
+            return
+        columns = ", ".join(table.column_names)
+        with self._connection() as conn, conn.cursor() as cur:
+            with cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(self.dialect.render(sql), params or {})
+            return cur.fetchall()
+
+    @contextmanager
+    def _schema_transaction(self) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+        with self._connection() as conn, conn.cursor() as cur:
+            # Replicas may migrate at the same moment: serialise them.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext('leadwatch-event-schema'))")
+
+            def execute(sql: str) -> list[tuple[Any, ...]]:
+                cur.execute(sql)
+                return cur.fetchall() if cur.description else []
+
+            yield execute
+
+    def ping(self) -> None:
+        self.query("SELECT 1 AS ok")
+
+    def _connection(self) -> Any:
+        return _PooledTransaction(self.engine)
+
+
+class _PooledTransaction:
+    """A psycopg connection borrowed from SQLAlchemy's pool for one transaction."""
+
+    def __init__(self, engine: Engine):
+        self._raw = engine.raw_connection()
+
+    def __enter__(self) -> Any:
+        return self._raw.driver_connection
+
+    def __exit__(self, exc_type: Any, *_: Any) -> None:
+        try:
+            if exc_type is None:
+                self._raw.commit()
+            else:
+                self._raw.rollback()
+        finally:
+            self._raw.close()

@@ -1,0 +1,110 @@
+"""Declarative description of the append-only event tables.
+
+One spec per table drives the DDL of both backends, the Arrow schema of DuckDB
+batches and the spill-file encoding, so a column is added in exactly one place.
+All timestamps are naive UTC (``TIMESTAMP`` in both databases) so that time
+bucketing gives identical answers on DuckDB and PostgreSQL. Rows are tuples in
+column order, already in storage form: a ``json`` column holds JSON text, encoded
+once where the row is made (at ingest) rather than in the single writer thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from datetime import UTC, datetime
+from operator import attrgetter
+from typing import Any, Literal
+
+import orjson
+
+Kind = Literal["text", "timestamp", "double", "json"]
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+    nullable: bool = True
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    # Columns (in order) of the index PostgreSQL keeps; DuckDB relies on zone maps.
+    index: tuple[str, ...] = ()
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+EVENTS = Table(
+    "events",
+    (
+        Column("site_id", "text", nullable=False),
+        Column("ts", "timestamp", nullable=False),
+        Column("type", "text", nullable=False),
+        Column("name", "text"),
+        Column("visitor_id", "text"),
+        Column("session_id", "text"),
+        Column("path", "text"),
+        Column("referrer", "text"),
+        Column("channel", "text"),
+        Column("country", "text"),
+        Column("device", "text"),
+        Column("browser", "text"),
+        Column("os", "text"),
+        Column("value", "double"),
+        Column("props", "json"),
+    ),
+    index=("site_id", "ts"),
+)
+
+
+@dataclass(slots=True)
+class Event:
+    """One row of ``events``: a page view, a Web Vital, a form start, an imported record...
+
+    ``type`` says what happened (``pageview``), ``name`` refines it (``LCP``),
+    ``value`` carries its measure (seconds, counts), ``props`` anything else.
+    """
+
+    site_id: str
+    ts: datetime
+    type: str
+    name: str | None = None
+    visitor_id: str | None = None
+    session_id: str | None = None
+    path: str | None = None
+    referrer: str | None = None
+    channel: str | None = None
+    country: str | None = None
+    device: str | None = None
+    browser: str | None = None
+    os: str | None = None
+    value: float | None = None
+    props: dict[str, Any] | None = field(default=None)
+
+    def row(self) -> tuple[Any, ...]:
+        *columns, props = _event_columns(self)
+        return (*columns, json_text(props))
+
+
+_event_columns = attrgetter(*(f.name for f in fields(Event)))
+
+
+def json_text(value: Any) -> str | None:
+    """The storage form of a ``json`` column value."""
+    return None if value is None else orjson.dumps(value).decode()
+
+
+def utc_naive(ts: datetime) -> datetime:
+    """The storage form of a timestamp: UTC without tzinfo (aware input is converted)."""
+    if ts.tzinfo is None:
+        return ts
+    return ts.astimezone(UTC).replace(tzinfo=None)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)

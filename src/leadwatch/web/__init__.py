@@ -1,0 +1,1 @@
+"""HTTP layer: middleware, error envelope, auth dependencies and the core routes."""

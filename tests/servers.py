@@ -1,0 +1,220 @@
+"""Real servers for tests and benchmarks: a throwaway PostgreSQL cluster, leadwatch
+itself as a process, and the lookups that decide whether a server can run here.
+
+When a server's binaries are missing, tests skip with a one-line reason, except
+under CI (``CI`` set), where the same absence fails the run: CI must test it all.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+
+def missing(reason: str) -> None:
+    """Skip (or, under CI, fail) the current test because a real server cannot run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"CI needs it: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def postgres_bindir() -> Path | None:
+    """Debian keeps the server binaries under /usr/lib/postgresql/<major>/bin."""
+    found = shutil.which("pg_ctl")
+    if found:
+        return Path(found).resolve().parent
+    versions = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3])
+    )
+    return versions[-1].parent if versions else None
+
+
+class PostgresServer:
+    """A PostgreSQL cluster in a temporary directory on a free loopback port.
+
+    Tests turn durability off (throwaway data); benchmarks keep PostgreSQL's
+    defaults (``durable=True``) so their figures mean what a user would see.
+    PostgreSQL refuses to run as root, so as root it runs as the ``postgres`` user.
+    """
+
+    def __init__(self, bindir: Path, durable: bool = False):
+        self.bindir = bindir
+        self.durable = durable
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="leadwatch-pg-"))
+        self.data = self.dir / "data"
+        self._as: list[str] = []
+        if os.geteuid() == 0:
+            owner = pwd.getpwnam("postgres")
+            os.chown(self.dir, owner.pw_uid, owner.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            [*self._as, *args], check=True, capture_output=True, text=True, cwd=self.dir
+        )
+
+    def start(self) -> PostgresServer:
+        self._run(
+            str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres",
+            "-E", "UTF8", "--no-sync",
+        )
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c max_connections=200"
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        self._run(
+            str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
+            "-l", str(self.dir / "server.log"), "-w", "-t", "60", "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    @property
+    def admin_url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def create_database(self) -> str:
+        name = f"lw_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {name}")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
+
+    def drop_database(self, url: str) -> None:
+        name = url.rsplit("/", 1)[1]
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+class LeadwatchProcess:
+    """``leadwatch serve`` in its own process, as a user runs it."""
+
+    def __init__(self, env: Mapping[str, str], log_path: Path, port: int | None = None):
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {**os.environ, **env, "LEADWATCH_PORT": str(self.port)}
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> LeadwatchProcess:
+        self._log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "leadwatch", "serve"],
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"leadwatch exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"leadwatch did not become ready: {self.log()}")
+
+    def signal(self, sig: int = signal.SIGTERM) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout: float = 60) -> int:
+        assert self.proc is not None
+        code = self.proc.wait(timeout)
+        self._log.close()
+        return code
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.signal(signal.SIGTERM)
+            try:
+                self.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.wait(10)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+
+class PrometheusServer:
+    """Debian's Prometheus on a free loopback port, scraping the given targets."""
+
+    def __init__(self, binary: str, workdir: Path, targets: list[str], interval: str = "1s"):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        quoted = ", ".join(f'"{t}"' for t in targets)
+        (workdir / "prometheus.yml").write_text(
+            f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
+            f"scrape_configs:\n  - job_name: leadwatch\n    static_configs:\n"
+            f"      - targets: [{quoted}]\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> PrometheusServer:
+        self._log = (self.workdir / "prometheus.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.workdir / 'prometheus.yml'}",
+                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+                f"--web.listen-address=127.0.0.1:{self.port}",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def query(self, promql: str) -> list[dict[str, object]]:
+        response = httpx.get(f"{self.url}/api/v1/query", params={"query": promql}, timeout=5)
+        response.raise_for_status()
+        result: list[dict[str, object]] = response.json()["data"]["result"]
+        return result
+
+    def wait_for(self, promql: str, timeout: float = 60) -> list[dict[str, object]]:
+        """Poll until ``promql`` returns a non-empty result."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                result = self.query(promql)
+                if result:
+                    return result
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.5)
+        raise TimeoutError(f"no result for {promql!r}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self._log.close()
