@@ -6,7 +6,7 @@ flushes every buffer, so a graceful stop (SIGTERM) loses nothing acknowledged.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -14,7 +14,7 @@ from leadwatch.metrics import Metrics
 from leadwatch.settings import Settings
 from leadwatch.store.buffer import WriteBuffer
 from leadwatch.store.events import EventStore, open_event_store
-from leadwatch.store.migrate import head_revision, migrate, records_revision
+from leadwatch.store.migrate import head_revisions, migrate, records_revisions
 from leadwatch.store.records import RecordStore
 from leadwatch.store.schema import EVENTS
 
@@ -23,6 +23,20 @@ log = structlog.get_logger(__name__)
 
 class NotMigrated(RuntimeError):
     pass
+
+
+class Service(Protocol):
+    """A background part of the process (a scheduler, an evaluator, an outbox worker).
+
+    ``start`` must return quickly (run loops in a thread); ``close`` stops the loop
+    and finishes or persists in-flight work. Services start after the write buffer
+    and close before it, so whatever they emit while closing is still written."""
+
+    name: str
+
+    def start(self) -> None: ...
+
+    def close(self) -> None: ...
 
 
 class Runtime:
@@ -46,6 +60,8 @@ class Runtime:
             max_rows=storage.buffer_max_events,
         )
         self.site_ids = frozenset(s.id for s in settings.sites)
+        # Capabilities add their background services here, in start order.
+        self.services: list[Service] = []
         self._started = False
 
     def migrate(self) -> None:
@@ -56,12 +72,14 @@ class Runtime:
         """Migrate when allowed (else refuse an outdated schema) and start services."""
         if self.settings.storage.auto_migrate:
             self.migrate()
-        elif records_revision(self.records.engine) != head_revision():
+        elif records_revisions(self.records.engine) != head_revisions():
             raise NotMigrated("the record store is not at the current schema: run leadwatch migrate")
         else:
             self.records.sync_sites(self.settings.sites)
         self.event_buffer.start()
         self._started = True
+        for service in self.services:
+            service.start()
         log.info(
             "runtime_started",
             records=self.records.backend,
@@ -83,6 +101,11 @@ class Runtime:
 
     def close(self) -> None:
         if self._started:
+            for service in reversed(self.services):
+                try:
+                    service.close()
+                except Exception:  # one failing service must not stop the flush below
+                    log.exception("service_close_failed", service=service.name)
             self.event_buffer.close()
             self._started = False
         self.events.close()

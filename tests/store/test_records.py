@@ -11,7 +11,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
 
 from leadwatch.settings import Settings, SiteSettings
-from leadwatch.store.migrate import head_revision, records_revision, upgrade_records
+from leadwatch.store.migrate import head_revisions, records_revisions, upgrade_records
 from leadwatch.store.models import Base, Site, User
 from leadwatch.store.records import RecordStore
 
@@ -26,7 +26,7 @@ def records(settings: Settings) -> Iterator[RecordStore]:
 
 def test_migrations_reach_head_and_repeat_harmlessly(records: RecordStore) -> None:
     upgrade_records(records.engine)
-    assert records_revision(records.engine) == head_revision() == "0001"
+    assert records_revisions(records.engine) == head_revisions() != set()
     assert {"sites", "users", "api_tokens"} <= set(inspect(records.engine).get_table_names())
 
 

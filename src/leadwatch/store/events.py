@@ -20,8 +20,28 @@ if TYPE_CHECKING:
 
     from leadwatch.settings import Settings
 
-TABLES: tuple[Table, ...] = (EVENTS,)
 SCHEMA_VERSION_TABLE = "leadwatch_event_schema"
+
+
+def create_table_ddl(table: Table, dialect: Dialect) -> list[str]:
+    cols = ", ".join(
+        f"{c.name} {dialect.ddl_types[c.kind]}{'' if c.nullable else ' NOT NULL'}"
+        for c in table.columns
+    )
+    ddl = [f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})"]
+    if table.index and dialect.name == "postgresql":
+        ddl.append(
+            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(table.index)}_idx "
+            f"ON {table.name} ({', '.join(table.index)})"
+        )
+    return ddl
+
+
+# The event schema's versions, in order: append a version for every change (a new
+# table from store/schema.py, a new column); never edit one that has been released.
+SCHEMA_VERSIONS: list[Callable[[Dialect], list[str]]] = [
+    lambda d: create_table_ddl(EVENTS, d),
+]
 
 
 class EventStore(ABC):
@@ -52,33 +72,15 @@ class EventStore(ABC):
         with self._schema_transaction() as execute:
             execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} (version INTEGER NOT NULL)")
             current = execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}")[0][0] or 0
-            for version, statements in enumerate(self._migrations(), start=1):
+            for version, statements in enumerate(SCHEMA_VERSIONS, start=1):
                 if version > current:
-                    for statement in statements:
+                    for statement in statements(self.dialect):
                         execute(statement)
                     execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES ({version})")
-
-    def _migrations(self) -> list[list[str]]:
-        """Schema versions in order; append new versions, never edit old ones."""
-        return [[stmt for table in TABLES for stmt in create_table_ddl(table, self.dialect)]]
 
     def count(self, table: Table = EVENTS, **equals: Any) -> int:
         where = " AND ".join(f"{k} = :{k}" for k in equals) or "TRUE"
         return self.query(f"SELECT count(*) AS n FROM {table.name} WHERE {where}", equals)[0]["n"]
-
-
-def create_table_ddl(table: Table, dialect: Dialect) -> list[str]:
-    cols = ", ".join(
-        f"{c.name} {dialect.ddl_types[c.kind]}{'' if c.nullable else ' NOT NULL'}"
-        for c in table.columns
-    )
-    ddl = [f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})"]
-    if table.index and dialect.name == "postgresql":
-        ddl.append(
-            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(table.index)}_idx "
-            f"ON {table.name} ({', '.join(table.index)})"
-        )
-    return ddl
 
 
 def open_event_store(settings: Settings, engine: Engine | None = None) -> EventStore:

@@ -29,16 +29,17 @@ def upgrade_records(engine: Engine) -> None:
         if conn.dialect.name == "postgresql":
             conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('leadwatch-records-schema'))"))
         config.attributes["connection"] = conn
-        command.upgrade(config, "head")
+        # "heads": capabilities may branch from the same parent revision.
+        command.upgrade(config, "heads")
 
 
-def records_revision(engine: Engine) -> str | None:
+def records_revisions(engine: Engine) -> set[str]:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return set(MigrationContext.configure(conn).get_current_heads())
 
 
-def head_revision() -> str | None:
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+def head_revisions() -> set[str]:
+    return set(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
 def migrate(engine: Engine, events: EventStore) -> None:

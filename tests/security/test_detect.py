@@ -1,0 +1,38 @@
+"""Content inspection: attacks are found through encodings; ordinary text is not flagged."""
+
+from __future__ import annotations
+
+import pytest
+
+from leadwatch.security import Field, Threat, inspect
+
+
+@pytest.mark.parametrize(
+    ("value", "threat"),
+    [
+        ("1' OR '1'='1", Threat.SQLI),
+        ("1%27%20OR%20%271%27%3D%271", Threat.SQLI),  # URL-encoded
+        ("1%2527%2520OR%2520%25271%2527%253D%25271", Threat.SQLI),  # double-encoded
+        ("x' UNION SELECT password FROM users--", Threat.SQLI),
+        ("<script>alert(1)</script>", Threat.XSS),
+        ("&lt;script&gt;alert(1)&lt;/script&gt;", Threat.XSS),  # HTML entities
+        ('<img src=x onerror="alert(1)">', Threat.XSS),
+    ],
+)
+def test_attacks_are_found(value: str, threat: Threat) -> None:
+    assert threat in {f.threat for f in inspect(value, Field.QUERY)}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "Siobhan O'Brien",
+        "Please select the best plan for us and drop me a line",
+        "I <3 your work!",
+        "Our budget is 5,000-10,000 per month; call 555-0100 ext. 2",
+        "42 Main St., Apt #5",
+        "",
+    ],
+)
+def test_ordinary_text_is_not_flagged(value: str) -> None:
+    assert inspect(value) == []
