@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import structlog
 
 from leadwatch.metrics import Metrics
+from leadwatch.security.events import SecurityLog
 from leadwatch.settings import Settings
 from leadwatch.store.buffer import WriteBuffer
 from leadwatch.store.events import EventStore, open_event_store
@@ -59,6 +60,7 @@ class Runtime:
             batch_size=storage.flush_batch_size,
             max_rows=storage.buffer_max_events,
         )
+        self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
         self.site_ids = frozenset(s.id for s in settings.sites)
         # Capabilities add their background services here, in start order.
         self.services: list[Service] = []

@@ -36,3 +36,22 @@ def test_attacks_are_found(value: str, threat: Threat) -> None:
 )
 def test_ordinary_text_is_not_flagged(value: str) -> None:
     assert inspect(value) == []
+
+
+def test_security_events_are_stored_and_counted(settings_for) -> None:  # type: ignore[no-untyped-def]
+    from leadwatch.runtime import Runtime
+    from leadwatch.security.events import Action, SecurityEvent
+
+    with Runtime(settings_for("embedded")) as runtime:
+        runtime.start()
+        runtime.security_log.record(SecurityEvent(
+            "default", "sqli", Action.BLOCKED, "leads", ip="203.0.113.9", field="message",
+            rule="libinjection.sqli", evidence="x" * 500, path="/api/leads",
+        ))
+        runtime.event_buffer.flush()
+        [row] = runtime.events.query("SELECT * FROM events WHERE type = 'security'")
+        assert row["name"] == "sqli" and row["path"] == "/api/leads"
+        assert row["props"]["action"] == "blocked" and row["props"]["ip"] == "203.0.113.9"
+        assert len(row["props"]["evidence"]) == 200
+        assert runtime.metrics.registry.get_sample_value(
+            "leadwatch_security_events_total", {"threat": "sqli", "action": "blocked"}) == 1

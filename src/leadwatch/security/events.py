@@ -1,0 +1,80 @@
+"""Security events: every detection and every response, as rows of the EventStore.
+
+A security event is an ``events`` row of type ``security``: ``name`` is the threat,
+``path`` the request path, ``props`` the action taken and the details (the source
+that saw it, the field, the rule, an evidence excerpt and the client IP, which the
+security team needs for bans and which is kept only in these rows).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter
+
+from leadwatch.store.schema import Event, utcnow
+
+EVENT_TYPE = "security"
+MAX_EVIDENCE = 200
+
+
+class Action(StrEnum):
+    """What leadwatch did about it."""
+
+    BLOCKED = "blocked"  # the request was refused (403)
+    FLAGGED = "flagged"  # accepted, marked, neutralised on output
+    RATE_LIMITED = "rate_limited"  # refused with 429
+    BANNED = "banned"  # the IP was banned
+    LOGGED = "logged"  # seen after the fact (ingested logs): recorded only
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    site_id: str
+    threat: str
+    action: Action
+    source: str  # "leads", "collect", "logs", "middleware", ...
+    ip: str | None = None
+    field: str | None = None
+    rule: str | None = None
+    evidence: str | None = None
+    path: str | None = None
+    ts: datetime | None = None
+
+    def to_event(self) -> Event:
+        props: dict[str, Any] = {"action": str(self.action), "source": self.source}
+        for key in ("ip", "field", "rule"):
+            if getattr(self, key) is not None:
+                props[key] = getattr(self, key)
+        if self.evidence:
+            props["evidence"] = self.evidence[:MAX_EVIDENCE]
+        return Event(
+            site_id=self.site_id,
+            ts=self.ts or utcnow(),
+            type=EVENT_TYPE,
+            name=self.threat,
+            path=self.path,
+            props=props,
+        )
+
+
+class SecurityLog:
+    """Records security events: into the write buffer and the metrics."""
+
+    def __init__(self, add_rows: Callable[[Sequence[tuple[Any, ...]]], None], registry: CollectorRegistry):
+        self._add_rows = add_rows
+        self._counter = Counter(
+            "leadwatch_security_events_total",
+            "Security detections and responses.",
+            ["threat", "action"],
+            registry=registry,
+        )
+
+    def record(self, *events: SecurityEvent) -> None:
+        self._add_rows([e.to_event().row() for e in events])
+        for e in events:
+            self._counter.labels(e.threat, str(e.action)).inc()
