@@ -62,6 +62,8 @@ class Runtime:
         )
         self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
         self.site_ids = frozenset(s.id for s in settings.sites)
+        # The key that signs tokens, cookies and links; set by start().
+        self.secret_key = b""
         # Capabilities add their background services here, in start order.
         self.services: list[Service] = []
         self._started = False
@@ -78,6 +80,12 @@ class Runtime:
             raise NotMigrated("the record store is not at the current schema: run leadwatch migrate")
         else:
             self.records.sync_sites(self.settings.sites)
+        configured = self.settings.auth.secret_key
+        self.secret_key = (
+            configured.get_secret_value().encode()
+            if configured
+            else self.records.instance_secret("signing_key")
+        )
         self.event_buffer.start()
         self._started = True
         for service in self.services:

@@ -112,11 +112,24 @@ class AuthSettings(Section):
         None, description="Bearer token with admin rights, for scripts. At least 16 characters."
     )
 
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Key that signs tokens, cookies and links; generated and stored in the "
+        "record store when unset. At least 32 characters.",
+    )
+
     @field_validator("admin_token")
     @classmethod
     def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters")
+        return value
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
         return value
 
 

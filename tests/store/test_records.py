@@ -75,3 +75,12 @@ def test_naive_datetimes_are_refused(records: RecordStore) -> None:
     with pytest.raises(Exception, match="naive"):
         with records.session() as session:
             session.add(User(username="bob", password_hash="x", last_login_at=datetime(2026, 5, 1)))
+
+
+def test_instance_secrets_are_made_once_and_shared(records: RecordStore, settings: Settings) -> None:
+    first = records.instance_secret("signing_key")
+    other_replica = RecordStore.open(settings)
+    assert other_replica.instance_secret("signing_key") == first
+    assert len(first) == 32
+    assert records.instance_secret("another") != first
+    other_replica.close()

@@ -6,12 +6,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import secrets
+
 from sqlalchemy import create_engine, event, select, text
 from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadwatch.settings import Settings, SiteSettings
-from leadwatch.store.models import Site
+from leadwatch.store.models import InstanceSecret, Site
 
 SQLITE_FILE = "leadwatch.sqlite3"
 
@@ -76,6 +79,21 @@ class RecordStore:
                 site = known.get(cfg.id) or Site(id=cfg.id)
                 site.name, site.domain, site.timezone = cfg.name, cfg.domain, cfg.timezone
                 session.add(site)
+
+    def instance_secret(self, name: str) -> bytes:
+        """The installation's secret ``name``, created on first use. Replicas racing to
+        create it all end up with the one that was committed first."""
+        with self.session() as session:
+            found = session.get(InstanceSecret, name)
+            if found is not None:
+                return bytes.fromhex(found.value)
+        try:
+            with self.session() as session:
+                session.add(InstanceSecret(name=name, value=secrets.token_hex(32)))
+        except IntegrityError:
+            pass  # another replica won the race; read its value
+        with self.session() as session:
+            return bytes.fromhex(session.get_one(InstanceSecret, name).value)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -1,4 +1,4 @@
-"""sites, users and api tokens
+"""sites, users, api tokens and instance secrets
 
 Revision ID: 0001
 Revises:
@@ -60,7 +60,17 @@ def upgrade() -> None:
     )
 
 
+    op.create_table(
+        "instance_secrets",
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("value", sa.String(255), nullable=False),
+        sa.Column("created_at", UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_instance_secrets")),
+    )
+
+
 def downgrade() -> None:
+    op.drop_table("instance_secrets")
     op.drop_table("api_tokens")
     op.drop_table("users")
     op.drop_table("sites")
