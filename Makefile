@@ -7,7 +7,7 @@ PORT ?= 8000
 # Embedded stores live under ./data unless the caller says otherwise.
 export LEADWATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test bench install system-deps clean
+.PHONY: run test bench install system-deps clean frontend
 
 $(BIN)/python:
 	@$(PYTHON) -m venv $(VENV) || { rm -rf $(VENV); \
@@ -20,20 +20,28 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-run: install
+# The browser bundles (npm packages, no CDN): rebuilt when the sources or the lock change.
+frontend/node_modules/.package-lock.json: frontend/package-lock.json
+	cd frontend && npm ci --no-audit --no-fund
+
+frontend: frontend/node_modules/.package-lock.json
+	cd frontend && npm run build
+
+run: install frontend
 	$(BIN)/leadwatch migrate
 	@echo
-	@echo "  leadwatch: open http://127.0.0.1:$(PORT)/  (data in $(LEADWATCH_DATA_DIR); Ctrl-C stops)"
+	@echo "  leadwatch UI:   http://127.0.0.1:$(PORT)/ui/  (data in $(LEADWATCH_DATA_DIR); Ctrl-C stops)"
+	@echo "  demo site:      http://127.0.0.1:$(PORT)/demo/  (simulated traffic; leadwatch demo reset removes it)"
 	@echo
-	$(BIN)/leadwatch serve --port $(PORT)
+	$(BIN)/leadwatch serve --port $(PORT) --demo
 
 system-deps:
 	@scripts/install-system-deps.sh
 
-test: install system-deps
+test: install system-deps frontend
 	$(BIN)/pytest
 
-bench: install system-deps
+bench: install system-deps frontend
 	$(BIN)/python -m bench
 
 clean:

@@ -10,6 +10,8 @@ have_pg() { command -v pg_ctl >/dev/null || compgen -G "/usr/lib/postgresql/*/bi
 have_pg || need+=(postgresql)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
+command -v goaccess >/dev/null || need+=(goaccess)  # bench/logs.py compares against it
+[ -x /usr/bin/chromium ] || need+=(chromium)  # synthetic browser steps (Playwright drives it)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

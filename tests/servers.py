@@ -1,5 +1,6 @@
 """Real servers for tests and benchmarks: a throwaway PostgreSQL cluster, leadwatch
-itself as a process, and the lookups that decide whether a server can run here.
+itself as a process, Prometheus and Alertmanager, and the lookups that decide
+whether a server can run here.
 
 When a server's binaries are missing, tests skip with a one-line reason, except
 under CI (``CI`` set), where the same absence fails the run: CI must test it all.
@@ -17,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -164,20 +165,29 @@ class LeadwatchProcess:
 
 
 class PrometheusServer:
-    """Debian's Prometheus on a free loopback port, scraping the given targets."""
+    """Debian's Prometheus on a free loopback port, scraping the given targets; with
+    ``rule_files``, evaluating them, and with ``alertmanagers`` (host:port), sending
+    its alerts there."""
 
-    def __init__(self, binary: str, workdir: Path, targets: list[str], interval: str = "1s"):
+    def __init__(self, binary: str, workdir: Path, targets: list[str], interval: str = "1s",
+                 rule_files: Sequence[Path] = (), alertmanagers: Sequence[str] = ()):
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
         quoted = ", ".join(f'"{t}"' for t in targets)
-        (workdir / "prometheus.yml").write_text(
+        config = (
             f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
             f"scrape_configs:\n  - job_name: leadwatch\n    static_configs:\n"
             f"      - targets: [{quoted}]\n"
         )
+        if rule_files:
+            config += "rule_files:\n" + "".join(f'  - "{p}"\n' for p in rule_files)
+        if alertmanagers:
+            managers = ", ".join(f'"{a}"' for a in alertmanagers)
+            config += f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{managers}]\n"
+        (workdir / "prometheus.yml").write_text(config)
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrometheusServer:
@@ -212,6 +222,55 @@ class PrometheusServer:
                 pass
             time.sleep(0.5)
         raise TimeoutError(f"no result for {promql!r}")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self._log.close()
+
+
+class AlertmanagerServer:
+    """Debian's Alertmanager (``prometheus-alertmanager``) on a free loopback port with
+    the given configuration, clustering off (no gossip port, no settling wait)."""
+
+    def __init__(self, binary: str, workdir: Path, config: str):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.url = f"http://{self.address}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "alertmanager.yml").write_text(config)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> AlertmanagerServer:
+        self._log = (self.workdir / "alertmanager.log").open("ab")
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                f"--config.file={self.workdir / 'alertmanager.yml'}",
+                f"--storage.path={self.workdir / 'data'}",
+                f"--web.listen-address={self.address}",
+                "--cluster.listen-address=",
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"alertmanager did not become ready: {self.log()}")
+
+    def log(self) -> str:
+        return (self.workdir / "alertmanager.log").read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
         if self.proc is not None:

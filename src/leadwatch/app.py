@@ -10,21 +10,38 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from leadwatch import __version__
+from leadwatch.alerting import api as alerting_api
+from leadwatch.collect import routes as collect_routes
+from leadwatch.marketing import routes as analytics_routes
+from leadwatch.leads import api as leads_api
+from leadwatch.logs import api as logs_api
 from leadwatch.metrics import Metrics
 from leadwatch.runtime import Runtime
 from leadwatch.settings import Settings, load_settings
+from leadwatch.synthetic import api as synthetic_api, status_page
+from leadwatch.dashboards import views as dashboard_views
 from leadwatch.web import events, system
 from leadwatch.web.errors import install_error_handlers
 from leadwatch.web.middleware import ObservabilityMiddleware
+from leadwatch.security import api as security_api
+from leadwatch.security.headers import SecurityHeadersMiddleware
+from leadwatch.security.middleware import SecurityMiddleware, runtime_guard
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or load_settings()
+    if settings.demo.enabled:  # the demo site and its simulated visitors (serve --demo)
+        from leadwatch.demo import site as demo_site
+        from leadwatch.demo.simulator import TrafficSimulator
+
+        settings = demo_site.with_demo_site(settings)
     metrics = Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         runtime = await run_in_threadpool(Runtime, settings, metrics)
+        if settings.demo.enabled:
+            runtime.services.append(TrafficSimulator(runtime, app))
         try:
             await run_in_threadpool(runtime.start)
             app.state.runtime = runtime
@@ -47,9 +64,29 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    app.add_middleware(SecurityMiddleware, guard=runtime_guard)  # inside Observability
+    app.add_middleware(
+        SecurityHeadersMiddleware,
+        content_security_policy=settings.security.content_security_policy,
+        hsts_seconds=settings.security.hsts_seconds,
+        trusted_proxies=settings.security.trusted_proxies,
+    )
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes
     )
     app.include_router(system.router)
+    app.include_router(alerting_api.router)
     app.include_router(events.router)
+    app.include_router(logs_api.router)
+    app.include_router(security_api.session_router)
+    app.include_router(security_api.router)
+    app.include_router(collect_routes.router)
+    app.include_router(analytics_routes.router)
+    app.include_router(leads_api.public)
+    app.include_router(leads_api.admin)
+    app.include_router(dashboard_views.router)
+    app.include_router(synthetic_api.router)
+    app.include_router(status_page.router)
+    if settings.demo.enabled:
+        app.include_router(demo_site.router)
     return app

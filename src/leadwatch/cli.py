@@ -76,7 +76,7 @@ def main_callback(
         typer.echo(__version__)
         raise typer.Exit()
     if ctx.invoked_subcommand is None:
-        serve(config=None, host=None, port=None)
+        serve(config=None, host=None, port=None, demo=False)
 
 
 @app.command()
@@ -84,6 +84,9 @@ def serve(
     config: ConfigOption = None,
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port (default 8000).")] = None,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Also serve the demo site under /demo/ with simulated traffic.")
+    ] = False,
 ) -> None:
     """Run the leadwatch server (web UI, API, collectors, background services)."""
     import uvicorn
@@ -91,7 +94,7 @@ def serve(
     from leadwatch.app import create_app
 
     server = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
-    settings = settings_or_exit(config, server=server)
+    settings = settings_or_exit(config, server=server, **({"demo": {"enabled": True}} if demo else {}))
     uvicorn.run(
         create_app(settings),
         host=settings.server.host,
@@ -220,6 +223,33 @@ def _records(config: Path | None) -> Iterator[Session]:
             yield session
     finally:
         store.close()
+
+
+# Capability groups; imported last because they use the helpers above.
+from leadwatch.alerting.cli import rules_app, silence_app  # noqa: E402
+
+app.add_typer(rules_app, name="rules")
+app.add_typer(silence_app, name="silence")
+from leadwatch.security.cli import app as security_app  # noqa: E402
+
+app.add_typer(security_app, name="security")
+from leadwatch.leads.cli import app as leads_app  # noqa: E402
+
+app.add_typer(leads_app, name="leads")
+from leadwatch.logs.cli import logs_app  # noqa: E402
+
+app.add_typer(logs_app, name="logs")
+from leadwatch.dashboards.cli import app as dashboards_app  # noqa: E402
+
+app.add_typer(dashboards_app, name="dashboards")
+
+from leadwatch.synthetic import cli as synthetic_cli  # noqa: E402
+
+app.add_typer(synthetic_cli.app, name="synthetic")
+app.command("probe")(synthetic_cli.probe)
+from leadwatch.demo.cli import app as demo_app  # noqa: E402
+
+app.add_typer(demo_app, name="demo")
 
 
 def main() -> None:

@@ -10,14 +10,24 @@ from typing import Any, Protocol
 
 import structlog
 
+from leadwatch.alerting.evaluator import Evaluator
+from leadwatch.dashboards.sampler import MetricsHistory
+from leadwatch.collect.pipeline import Collector
+from leadwatch.collect.salts import SaltRotation
+from leadwatch.marketing.conversion import ConversionCollector
+from leadwatch.leads.intake import LeadIntake
+from leadwatch.logs.service import LogsRuntime
 from leadwatch.metrics import Metrics
+from leadwatch.notify.outbox import Outbox, OutboxWorker
 from leadwatch.security.events import SecurityLog
+from leadwatch.security.service import SecurityRuntime
 from leadwatch.settings import Settings
 from leadwatch.store.buffer import WriteBuffer
 from leadwatch.store.events import EventStore, open_event_store
 from leadwatch.store.migrate import head_revisions, migrate, records_revisions
 from leadwatch.store.records import RecordStore
-from leadwatch.store.schema import EVENTS
+from leadwatch.store.schema import EVENTS, Table
+from leadwatch.synthetic.monitor import SyntheticMonitor
 
 log = structlog.get_logger(__name__)
 
@@ -51,22 +61,56 @@ class Runtime:
             self.records.close()
             raise
         storage = settings.storage
-        self.event_buffer = WriteBuffer(
-            self.events,
-            EVENTS,
-            self.metrics,
-            spill_dir=storage.data_dir / "spill",
-            flush_interval=storage.flush_interval_seconds,
-            batch_size=storage.flush_batch_size,
-            max_rows=storage.buffer_max_events,
-        )
+        self.event_buffer = self.write_buffer(EVENTS)
         self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
         self.site_ids = frozenset(s.id for s in settings.sites)
         # The key that signs tokens, cookies and links; set by start().
         self.secret_key = b""
         # Capabilities add their background services here, in start order.
         self.services: list[Service] = []
+        # logs: the log pipeline, its write buffer, tailing of logs.sources and the purge.
+        self.logs = LogsRuntime(self)
+        self.services += self.logs.services
+        # security: shared bans, the guard (middleware, login, log subscriber), incidents.
+        self.security = SecurityRuntime(self)
+        self.guard = self.security.guard
+        self.services += self.security.services
+        # collect: the /collect ingest pipeline; its daily visitor salts rotate in a service.
+        self.collector = Collector.for_runtime(self)
+        self.services.append(SaltRotation(self.collector.salts))
+        self.metrics.registry.register(ConversionCollector(self))
+        # notify: the persisted outbox (leads and alerts enqueue) and its delivery worker.
+        self.outbox = Outbox.for_runtime(self)
+        self.services.append(OutboxWorker(self.outbox))
+        # leads: the lead intake pipeline behind POST /api/leads.
+        self.leads = LeadIntake.for_runtime(self)
+        ui = settings.dashboards
+        self.metrics_history = MetricsHistory(
+            self.metrics.registry, storage.data_dir,
+            interval=ui.sample_interval_seconds, history_seconds=ui.history_hours * 3600,
+        )
+        self.services.append(self.metrics_history)
+        # synthetic: journeys, their scheduler and results, locations' dead-man switch.
+        self.synthetic = SyntheticMonitor(self)
+        self.services.append(self.synthetic)
+        self.synthetic.cleanups.append(lambda _marker: self.leads.delete_synthetic())
+        # alerting: the catalogue's evaluator, incidents and escalation (through the outbox).
+        self.alerting = Evaluator.for_runtime(self)
+        self.services.append(self.alerting)
         self._started = False
+
+    def write_buffer(self, table: Table) -> WriteBuffer:
+        """A write buffer for one event table, batching as ``storage`` says."""
+        storage = self.settings.storage
+        return WriteBuffer(
+            self.events,
+            table,
+            self.metrics,
+            spill_dir=storage.data_dir / "spill",
+            flush_interval=storage.flush_interval_seconds,
+            batch_size=storage.flush_batch_size,
+            max_rows=storage.buffer_max_events,
+        )
 
     def migrate(self) -> None:
         migrate(self.records.engine, self.events)

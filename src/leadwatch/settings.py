@@ -9,13 +9,23 @@ Every field here must be documented in docs/configuration.md (tests/test_docs.py
 from __future__ import annotations
 
 import os
+import re
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from datetime import date, time
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
@@ -142,6 +152,143 @@ class LoggingSettings(Section):
     )
 
 
+class SecuritySettings(Section):
+    """Threat detection and response (docs/security.md)."""
+
+    enabled: bool = Field(
+        True, description="Inspect requests to leadwatch itself and block, rate-limit, ban."
+    )
+    block_threats: list[Literal["sqli", "xss", "path_traversal", "probe", "scanner"]] = Field(
+        ["sqli", "path_traversal"],
+        description="Threats found in a request that refuse it with 403 (others are flagged).",
+    )
+    disabled_rules: list[str] = Field(
+        [], description="Ids of detection rules (rules.yaml) to switch off."
+    )
+    trusted_proxies: list[str] = Field(
+        [],
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For is believed.",
+    )
+    inspect_body_bytes: int = Field(
+        65_536, ge=0, le=16 * 1_048_576,
+        description="Largest form or JSON body the middleware inspects (0: bodies are not).",
+    )
+    body_inspected_by_route: list[str] = Field(
+        ["/api/leads", "/collect", "/api/v1/events", "/api/v1/logs", "/api/v1/alertmanager/webhook"],
+        description="Paths whose bodies the middleware leaves alone: their handlers inspect them "
+        "(and store refused leads with a reason), or they carry attack strings as data (shipped logs).",
+    )
+    failed_login_routes: list[str] = Field(
+        ["POST /api/v1/session"],
+        description='Requests that are login attempts, as "METHOD /path".',
+    )
+    failed_login_statuses: list[int] = Field(
+        [401, 403], description="Answers to a login route that mean the login failed."
+    )
+    form_routes: list[str] = Field(
+        ["POST /api/leads"], description='Form submissions counted for spam bursts, "METHOD /path".'
+    )
+    brute_force_failures: int = Field(
+        20, ge=1, description="Failed logins from one address in the window that are brute force."
+    )
+    brute_force_window_seconds: float = Field(300, gt=0, description="Brute-force window.")
+    stuffing_usernames: int = Field(
+        10, ge=1, description="Distinct usernames failing from one address: credential stuffing."
+    )
+    stuffing_window_seconds: float = Field(600, gt=0, description="Credential-stuffing window.")
+    flood_requests_per_minute: int = Field(
+        1000, ge=1, description="Requests per minute from one address above which it is a flood."
+    )
+    flood_burst: int = Field(
+        200, ge=1, description="Requests one address may send at once before rate limiting."
+    )
+    probing_requests: int = Field(
+        20, ge=1, description="Probes or not-found answers from one address in the window: probing."
+    )
+    probing_window_seconds: float = Field(300, gt=0, description="Probing window.")
+    form_spam_submissions: int = Field(
+        10, ge=1, description="Form submissions from one address in the window: a spam burst."
+    )
+    form_spam_window_seconds: float = Field(600, gt=0, description="Form-spam window.")
+    ban_threats: list[
+        Literal["brute_force", "credential_stuffing", "probing", "flood", "form_spam"]
+    ] = Field(
+        ["brute_force", "credential_stuffing", "probing"],
+        description="Detections that ban the address for ban_seconds.",
+    )
+    ban_seconds: int = Field(3600, ge=1, description="How long an automatic ban lasts.")
+    ban_refresh_seconds: float = Field(
+        5.0, gt=0, le=300, description="How often each replica reloads the bans of the others."
+    )
+    incident_window_seconds: int = Field(
+        900, ge=1, description="Events of one address and threat this close form one incident."
+    )
+    incident_escalate_events: int = Field(
+        100, ge=2, description="Events in one incident that raise its severity by one level."
+    )
+    notify_security: list[str] = Field(
+        [], description="Receivers (notify.receivers) told of new incidents other than SQLi."
+    )
+    notify_developers: list[str] = Field(
+        [], description="Receivers (notify.receivers) told of new SQL-injection incidents."
+    )
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins to one account before it is locked for a while."
+    )
+    login_lockout_seconds: float = Field(
+        30, gt=0, description="First lockout; each further failure doubles it."
+    )
+    login_lockout_max_seconds: float = Field(
+        3600, gt=0, description="Longest lockout after repeated failures."
+    )
+    session_max_age_seconds: int = Field(
+        43_200, ge=60, description="Lifetime of a UI login session."
+    )
+    session_cookie_secure: Literal["auto", "always", "never"] = Field(
+        "auto", description="Secure flag of the session cookie (auto: when the request is HTTPS)."
+    )
+    hsts_seconds: int = Field(
+        31_536_000, ge=0, description="Strict-Transport-Security max-age on HTTPS (0: no header)."
+    )
+    content_security_policy: str = Field(
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'",
+        min_length=1,
+        description="Content-Security-Policy of leadwatch's own responses.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or network") from None
+        return value
+
+    @field_validator("failed_login_routes", "form_routes")
+    @classmethod
+    def _routes(cls, value: list[str]) -> list[str]:
+        for item in value:
+            method, _, path = item.partition(" ")
+            if not method.isupper() or not path.startswith("/"):
+                raise ValueError(f'{item!r} must be "METHOD /path", e.g. "POST /login"')
+        return value
+
+    @field_validator("disabled_rules")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        from leadwatch.security.detect import load_rules
+
+        unknown = set(value) - {r.id for r in load_rules()}
+        if unknown:
+            raise ValueError(f"unknown rule ids: {', '.join(sorted(unknown))}")
+        return value
+
+
 class SiteSettings(Section):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$", description="Short stable id.")
     name: str = Field(min_length=1, max_length=200, description="Display name.")
@@ -158,8 +305,761 @@ class SiteSettings(Section):
         return value
 
 
+# ---- notify: named receivers of notifications, delivered through the outbox ----
+
+RECEIVER_NAME = r"^[a-z0-9][a-z0-9_-]{0,62}$"
+
+
+class WebhookReceiver(Section):
+    kind: Literal["webhook"] = Field(description="A JSON POST to a URL.")
+    url: str = Field(max_length=2048, description="http:// or https:// URL that receives the POST.")
+    secret: SecretStr | None = Field(
+        None,
+        description="Signs each body: header X-Leadwatch-Signature: sha256=<hex HMAC-SHA256>.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers (e.g. an API key)."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Longest wait for an answer.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+class EmailReceiver(Section):
+    kind: Literal["email"] = Field(description="An email through an SMTP server.")
+    host: str = Field(min_length=1, max_length=253, description="SMTP server host name.")
+    port: int = Field(587, ge=1, le=65535, description="SMTP server port.")
+    security: Literal["starttls", "tls", "none"] = Field(
+        "starttls",
+        description="starttls: upgrade with STARTTLS (refuse if not offered); tls: TLS from "
+        "the start (port 465); none: plain text (only for a relay on the same host).",
+    )
+    username: str | None = Field(None, max_length=254, description="SMTP login, if required.")
+    password: SecretStr | None = Field(None, description="SMTP password.")
+    sender: str = Field(min_length=3, max_length=254, description="The From address.")
+    to: list[str] = Field(min_length=1, max_length=50, description="Recipient addresses.")
+    timeout_seconds: float = Field(30.0, gt=0, le=300, description="Longest wait per SMTP step.")
+    verify_tls: bool = Field(True, description="Check the server's certificate.")
+
+
+class PagerDutyReceiver(Section):
+    kind: Literal["pagerduty"] = Field(description="PagerDuty Events API v2 (trigger/acknowledge/resolve).")
+    routing_key: SecretStr = Field(description="The integration key of the PagerDuty service.")
+    url: str = Field(
+        "https://events.pagerduty.com/v2/enqueue",
+        max_length=2048,
+        description="Events API endpoint (tests point it at a local receiver).",
+    )
+    source: str = Field("leadwatch", max_length=255, description="The event's source field.")
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Longest wait for an answer.")
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        return WebhookReceiver._http_url(value)
+
+
+class SlackReceiver(Section):
+    kind: Literal["slack"] = Field(description="A Slack incoming webhook (Block Kit with a text fallback).")
+    webhook_url: SecretStr = Field(
+        description="The incoming-webhook URL Slack gives (a secret: it lets anyone post)."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, le=120, description="Longest wait for an answer.")
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _http_secret_url(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value
+
+
+Receiver = Annotated[
+    WebhookReceiver | EmailReceiver | PagerDutyReceiver | SlackReceiver, Field(discriminator="kind")
+]
+
+
+class NotifySettings(Section):
+    receivers: dict[str, Receiver] = Field(
+        default_factory=dict, description="Named receivers: name -> kind and its options."
+    )
+    max_attempts: int = Field(
+        8, ge=1, le=100, description="Delivery attempts before a message is dead."
+    )
+    backoff_initial_seconds: float = Field(
+        5.0, gt=0, le=3600, description="Wait before the first retry; doubles per attempt."
+    )
+    backoff_max_seconds: float = Field(
+        3600.0, gt=0, le=86_400, description="Longest wait between attempts."
+    )
+    poll_interval_seconds: float = Field(
+        2.0, gt=0, le=300, description="How often the worker looks for due messages."
+    )
+    lease_seconds: float = Field(
+        300.0, ge=10, le=86_400, description="How long a claimed message is reserved for a worker."
+    )
+
+    @field_validator("receivers")
+    @classmethod
+    def _names(cls, receivers: dict[str, Any]) -> dict[str, Any]:
+        bad = [n for n in receivers if not re.match(RECEIVER_NAME, n)]
+        if bad:
+            raise ValueError(f"receiver names must match {RECEIVER_NAME}; got {bad}")
+        return receivers
+
+
+# ---- leads: intake, defence, scoring and follow-up ----
+
+TIERS = ("premium", "high", "standard", "low", "poor")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FACTORS = ("source", "engagement", "completion", "demographics")
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class LeadSiteSettings(Section):
+    thank_you_url: str | None = Field(
+        None, max_length=2048, description="Where form posts are redirected (303) after submit."
+    )
+    opens_at: time = Field(time(9, 0), description="Start of business hours (site time zone).")
+    closes_at: time = Field(time(17, 0), description="End of business hours (site time zone).")
+    business_days: list[Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]] = Field(
+        default_factory=lambda: ["mon", "tue", "wed", "thu", "fri"],
+        min_length=1,
+        description="Days with business hours.",
+    )
+    holidays: list[date] = Field(default_factory=list, description="Dates without business hours.")
+    target_industries: list[str] = Field(
+        default_factory=list, description="Industries that score as a demographic match."
+    )
+    target_countries: list[str] = Field(
+        default_factory=list, description="ISO 3166 alpha-2 countries that score as a match."
+    )
+    sales_receivers: list[str] = Field(
+        default_factory=list, description="notify receivers told at once of premium/high leads."
+    )
+
+    @field_validator("thank_you_url")
+    @classmethod
+    def _url_or_path(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "/")):
+            raise ValueError("must be an http(s):// URL or a path starting with /")
+        return value
+
+    @field_validator("target_industries")
+    @classmethod
+    def _folded(cls, values: list[str]) -> list[str]:
+        return [v.strip().casefold() for v in values]
+
+    @field_validator("target_countries")
+    @classmethod
+    def _alpha2(cls, values: list[str]) -> list[str]:
+        upper = [v.strip().upper() for v in values]
+        bad = [v for v in upper if not re.fullmatch(r"[A-Z]{2}", v)]
+        if bad:
+            raise ValueError(f"must be ISO 3166 alpha-2 codes; got {bad}")
+        return upper
+
+    @model_validator(mode="after")
+    def _hours(self) -> LeadSiteSettings:
+        if self.closes_at <= self.opens_at:
+            raise ValueError("closes_at must be after opens_at")
+        return self
+
+
+def _default_weights() -> dict[str, float]:
+    return {"source": 30, "engagement": 25, "completion": 25, "demographics": 20}
+
+
+def _default_source_scores() -> dict[str, float]:
+    return {"organic": 85, "referral": 80, "direct": 75, "email": 70, "social": 65,
+            "paid": 60, "unknown": 50}
+
+
+def _default_channel_sources() -> dict[str, str]:
+    return {
+        "Organic Search": "organic", "Paid Search": "paid", "Organic Social": "social",
+        "Paid Social": "paid", "Email": "email", "Referral": "referral", "Direct": "direct",
+        "Display": "paid", "AI Assistants": "referral", "Unassigned": "unknown",
+    }
+
+
+def _default_size_scores() -> dict[str, float]:
+    return {"1-10": 40, "11-50": 70, "51-200": 90, "201-1000": 100, "1001+": 85}
+
+
+class ScoringSettings(Section):
+    weights: dict[str, Percent] = Field(
+        default_factory=_default_weights,
+        description="Weight of each factor in percent (source, engagement, completion, "
+        "demographics); they sum to 100.",
+    )
+    source_scores: dict[str, Percent] = Field(
+        default_factory=_default_source_scores, description="Sub-score of each traffic source."
+    )
+    channel_sources: dict[str, str] = Field(
+        default_factory=_default_channel_sources,
+        description="Which traffic source each channel counts as.",
+    )
+    engagement_neutral: Percent = Field(
+        50, description="Engagement sub-score when the visitor's session is unknown."
+    )
+    engagement_full_seconds: float = Field(
+        300, gt=0, description="Time on site that earns the full time share (40)."
+    )
+    engagement_full_pages: int = Field(
+        5, ge=1, description="Pages viewed that earn the full pages share (40)."
+    )
+    completion_base: Percent = Field(55, description="Completion sub-score of name + email.")
+    completion_phone: Percent = Field(15, description="Added when a phone is given.")
+    completion_company: Percent = Field(10, description="Added when a company is given.")
+    completion_budget: Percent = Field(20, description="Added when a budget is given.")
+    company_size_scores: dict[str, Percent] = Field(
+        default_factory=_default_size_scores, description="Sub-score of each company size band."
+    )
+    demographic_unknown: Percent = Field(50, description="Score of a demographic not given.")
+    demographic_match: Percent = Field(100, description="Score of a target industry/country.")
+    demographic_miss: Percent = Field(30, description="Score of a non-target industry/country.")
+
+    @field_validator("weights")
+    @classmethod
+    def _four_factors(cls, weights: dict[str, float]) -> dict[str, float]:
+        if set(weights) != set(FACTORS):
+            raise ValueError(f"must name exactly the factors {', '.join(FACTORS)}")
+        if abs(sum(weights.values()) - 100) > 1e-6:
+            raise ValueError(f"must sum to 100 (they sum to {sum(weights.values())})")
+        return weights
+
+    @model_validator(mode="after")
+    def _sources_scored(self) -> ScoringSettings:
+        unscored = sorted(set(self.channel_sources.values()) - set(self.source_scores))
+        if unscored or "unknown" not in self.source_scores:
+            raise ValueError(f"source_scores needs a score for unknown and {unscored}")
+        return self
+
+
+class LeadsSettings(Section):
+    sites: dict[str, LeadSiteSettings] = Field(
+        default_factory=dict, description="Per-site lead settings, keyed by site id."
+    )
+    min_submit_seconds: float = Field(
+        3.0, ge=0, le=3600, description="Forms submitted sooner after rendering are spam."
+    )
+    require_form_token: bool = Field(
+        False, description="Refuse submissions without a form token (as spam_no_token)."
+    )
+    form_token_max_age_seconds: int = Field(
+        86_400, ge=60, description="Oldest form token accepted."
+    )
+    honeypot_field: str = Field(
+        "website", pattern=r"^[a-z_][a-z0-9_]{0,39}$", description="Name of the honeypot field."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=4096, le=1_048_576, description="Largest lead submission body (413 above)."
+    )
+    rate_limit_window_seconds: int = Field(
+        3600, ge=1, le=86_400 * 7, description="Window of the per-IP and per-email limits."
+    )
+    rate_limit_per_ip: int = Field(
+        10, ge=1, description="Submissions one IP address may make per window."
+    )
+    rate_limit_per_email: int = Field(
+        5, ge=1, description="Submissions one email address may make per window."
+    )
+    duplicate_window_hours: float = Field(
+        24, ge=0, le=24 * 365, description="A repeat of an email within this is a duplicate."
+    )
+    premium_response_minutes: int = Field(
+        15, ge=0, le=1440, description="Business minutes sales has to call a premium lead."
+    )
+    notify_tiers: list[Literal["premium", "high", "standard", "low", "poor"]] = Field(
+        default_factory=lambda: ["premium", "high"],
+        description="Tiers whose leads notify the site's sales receivers at once.",
+    )
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+
+    def site(self, site_id: str) -> LeadSiteSettings:
+        return self.sites.get(site_id) or _DEFAULT_LEAD_SITE
+
+
+_DEFAULT_LEAD_SITE = LeadSiteSettings()
+
+
+# ---- dashboards: the web UI's refresh, history and status thresholds ----
+
+
+class Threshold(Section):
+    """Where a number turns yellow (``warn``) and red (``critical``). When
+    ``critical`` is above ``warn`` higher is worse; when below, lower is worse."""
+
+    warn: float = Field(description="The value at which the status turns yellow.")
+    critical: float = Field(description="The value at which the status turns red.")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Threshold:
+        if self.warn == self.critical:
+            raise ValueError("warn and critical must differ (their order gives the direction)")
+        return self
+
+
+def _default_thresholds() -> dict[str, Threshold]:
+    return {name: Threshold(warn=w, critical=c) for name, (w, c) in DEFAULT_THRESHOLDS.items()}
+
+
+# name: (warn, critical). The 0.5 s latency matches the latency SLO's bucket edge.
+DEFAULT_THRESHOLDS: dict[str, tuple[float, float]] = {
+    "error_rate": (0.01, 0.05),
+    "latency_p95_seconds": (0.5, 1.0),
+    "cpu_percent": (70, 90),
+    "memory_percent": (80, 90),
+    "disk_percent": (80, 90),
+    "buffer_fill": (0.5, 0.9),
+    "ingest_lag_seconds": (300, 3600),
+}
+
+
+class DashboardsSettings(Section):
+    refresh_seconds: int = Field(
+        30, ge=0, le=3600, description="Default auto-refresh of UI pages; 0 turns it off."
+    )
+    sample_interval_seconds: float = Field(
+        15, ge=1, le=300, description="How often the UI samples leadwatch's metrics and the host."
+    )
+    history_hours: float = Field(
+        24, gt=0, le=168, description="How much of that sampled history the process keeps."
+    )
+    thresholds: dict[str, Threshold] = Field(
+        default_factory=_default_thresholds,
+        description="Status colours per number: name -> warn and critical; names not given "
+        "keep their defaults.",
+    )
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_names(cls, given: dict[str, Threshold]) -> dict[str, Threshold]:
+        unknown = sorted(set(given) - set(DEFAULT_THRESHOLDS))
+        if unknown:
+            raise ValueError(f"unknown thresholds {unknown}; known: {sorted(DEFAULT_THRESHOLDS)}")
+        return {**_default_thresholds(), **given}
+
+
 def _default_sites() -> list[SiteSettings]:
     return [SiteSettings(id="default", name="Default site")]
+
+
+# ---- alerting: the alert catalogue's thresholds, the evaluator, escalation ----
+
+TIER_NAMES = ("critical", "warning", "info")
+
+
+class EscalationStep(Section):
+    after_seconds: int = Field(
+        ge=0, le=7 * 86_400, description="Seconds after the incident opened that this step runs."
+    )
+    receivers: list[str] = Field(
+        min_length=1, description="notify receivers told at this step (names in notify.receivers)."
+    )
+
+
+def _default_escalation() -> dict[str, list[EscalationStep]]:
+    # The business's policy: who hears of an unacknowledged incident, and when.
+    step = EscalationStep
+    return {
+        "critical": [
+            step(after_seconds=0, receivers=["pagerduty-oncall"]),
+            step(after_seconds=300, receivers=["slack-incidents-critical"]),
+            step(after_seconds=600, receivers=["email-engineering-leadership"]),
+            step(after_seconds=900, receivers=["incident-commander"]),
+        ],
+        "warning": [
+            step(after_seconds=0, receivers=["slack-team"]),
+            step(after_seconds=900, receivers=["email-team"]),
+            step(after_seconds=3600, receivers=["email-team-lead"]),
+        ],
+        "info": [step(after_seconds=0, receivers=["slack-monitoring"])],
+    }
+
+
+class AlertingSettings(Section):
+    embedded_evaluator: bool = Field(
+        True,
+        description="Evaluate the alert catalogue inside leadwatch (standalone). Turn off in "
+        "stack mode, where Prometheus evaluates the generated rules and Alertmanager posts "
+        "to /api/v1/alertmanager/webhook.",
+    )
+    evaluation_interval_seconds: float = Field(
+        15.0, ge=1, le=300, description="How often the embedded evaluator runs."
+    )
+    resolve_after_seconds: float = Field(
+        60.0,
+        ge=0,
+        le=3600,
+        description="Hysteresis: a firing alert resolves only after its condition has been "
+        "false this long, so a flapping signal does not open and close incidents.",
+    )
+    catalogue_file: Path | None = Field(
+        None,
+        description="YAML file of overrides to the shipped alert catalogue and SLO specs "
+        "(change for, severity, summary; disable an alert; add or change an SLO).",
+    )
+    runbook_base_url: str = Field(
+        "https://github.com/leadwatch/leadwatch/blob/main/docs/runbooks",
+        description="Base URL of the runbooks; an alert's runbook_url is <base>/<runbook>.md.",
+    )
+    group_by: list[str] = Field(
+        default_factory=lambda: ["alertname", "service"],
+        min_length=1,
+        description="Labels whose values make one incident (and one Alertmanager group).",
+    )
+    escalation: dict[Literal["critical", "warning", "info"], list[EscalationStep]] = Field(
+        default_factory=_default_escalation,
+        description="Per tier, the steps of escalation that run until someone acknowledges.",
+    )
+    escalation_time_scale: float = Field(
+        1.0,
+        ge=1,
+        le=3600,
+        description="Divides every escalation delay (60: a 5-minute step runs after 5 s), for "
+        "drills and tests; 1 in production.",
+    )
+    link_ttl_seconds: int = Field(
+        7 * 86_400, ge=60, le=90 * 86_400, description="How long signed acknowledge links work."
+    )
+    site_down_for_seconds: int = Field(
+        30, ge=0, le=3600, description="SiteDown: how long the site must be unreachable."
+    )
+    conversion_drop_ratio: float = Field(
+        0.3, gt=0, lt=1, description="CriticalConversionDrop: lead rate below this share of the baseline."
+    )
+    conversion_baseline_weeks: int = Field(
+        2,
+        ge=1,
+        le=8,
+        description="CriticalConversionDrop: weeks averaged for the same-hour baseline (Prometheus "
+        "must retain that many weeks plus an hour).",
+    )
+    conversion_min_hourly_page_views: int = Field(
+        100, ge=0, description="Minimum-traffic guard: page views in the last hour before the drop alert may fire."
+    )
+    conversion_rate_target: float = Field(
+        0.03, gt=0, lt=1, description="ConversionRateBelowTarget: the daily conversion rate target."
+    )
+    conversion_min_daily_page_views: int = Field(
+        500, ge=0, description="Page views in the last day before ConversionRateBelowTarget may fire."
+    )
+    lcp_p75_seconds: float = Field(2.5, gt=0, description="WebVitalsLCP: p75 threshold.")
+    cls_p75: float = Field(0.1, gt=0, description="WebVitalsCLS: p75 threshold.")
+    inp_p75_seconds: float = Field(0.2, gt=0, description="WebVitalsINP: p75 threshold.")
+    fid_p75_seconds: float = Field(0.1, gt=0, description="WebVitalsFID: p75 threshold.")
+    vitals_min_samples: int = Field(
+        20, ge=0, description="Measurements in the last hour before a Web Vitals alert may fire."
+    )
+    availability_min: float = Field(
+        0.995, gt=0, lt=1, description="AvailabilitySLOBreach: availability over the last hour."
+    )
+    latency_p95_seconds: float = Field(0.5, gt=0, description="LatencySLOBreach: p95 threshold.")
+    error_ratio_max: float = Field(0.01, gt=0, lt=1, description="ErrorRateHigh: 5xx ratio threshold.")
+    min_requests: int = Field(
+        20, ge=0, description="Requests in the window before a request-ratio alert may fire."
+    )
+
+    @field_validator("runbook_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+
+# ---- collect: the /lw.js snippet, POST /collect and the analytics built on it ----
+
+VITALS = ("LCP", "INP", "CLS", "FCP", "TTFB", "FID")
+
+
+def _default_vitals_budget() -> dict[str, float]:
+    # The "good" thresholds: seconds for timings, unitless for CLS.
+    return {"LCP": 2.5, "INP": 0.2, "CLS": 0.1, "FCP": 1.8, "TTFB": 0.8, "FID": 0.1}
+
+
+class CollectSiteSettings(Section):
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) whose pages may send events to /collect "
+        "(CORS); empty allows only the site's own domain over https.",
+    )
+    consent_required: bool = Field(
+        False, description="The snippet sends nothing until the page calls lw('consent', true)."
+    )
+    funnel_pages: list[str] = Field(
+        default_factory=lambda: ["/", "/services/*", "/contact*"],
+        min_length=1,
+        max_length=10,
+        description="Page steps of the funnel before form start and lead (paths; * matches any "
+        "characters).",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:\d{1,5})?", v)]
+        if bad:
+            raise ValueError(f"must be origins like https://www.example.com; got {bad}")
+        return [v.lower() for v in values]
+
+
+class CollectSettings(Section):
+    sites: dict[str, CollectSiteSettings] = Field(
+        default_factory=dict, description="Per-site collector settings, keyed by site id."
+    )
+    max_body_bytes: int = Field(
+        65_536, ge=1024, le=1_048_576, description="Largest /collect request body (413 above)."
+    )
+    max_batch_events: int = Field(
+        50, ge=1, le=1000, description="Most events in one /collect batch (413 above)."
+    )
+    drop_bots: bool = Field(True, description="Drop events from bots, crawlers and headless browsers.")
+    session_timeout_minutes: int = Field(
+        30, ge=1, le=24 * 60, description="Inactivity after which a visitor's session ends."
+    )
+    geo_databases: list[Path] = Field(
+        default_factory=list,
+        description="MaxMind/DB-IP .mmdb files (City, Country, ASN) for region, city and network.",
+    )
+    attribution_lookback_days: int = Field(
+        90, ge=1, le=730, description="Touches older than this before a lead get no credit."
+    )
+    conversion_target: float = Field(
+        0.03, gt=0, le=1, description="Target conversion rate (leads / visitors)."
+    )
+    vitals_budget: dict[str, float] = Field(
+        default_factory=_default_vitals_budget,
+        description="Budget per Web Vital (seconds; CLS unitless) for the compliance share.",
+    )
+
+    @field_validator("geo_databases")
+    @classmethod
+    def _readable(cls, paths: list[Path]) -> list[Path]:
+        absent = [str(p) for p in paths if not p.expanduser().is_file()]
+        if absent:
+            raise ValueError(f"no such file: {', '.join(absent)}")
+        return [p.expanduser().absolute() for p in paths]
+
+    @field_validator("vitals_budget")
+    @classmethod
+    def _known_vitals(cls, budget: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(budget) - set(VITALS))
+        if unknown or any(v <= 0 for v in budget.values()):
+            raise ValueError(f"keys must be among {', '.join(VITALS)} with positive values")
+        return {**_default_vitals_budget(), **budget}
+
+    def site(self, site_id: str) -> CollectSiteSettings:
+        return self.sites.get(site_id) or _DEFAULT_COLLECT_SITE
+
+
+_DEFAULT_COLLECT_SITE = CollectSiteSettings()
+
+
+LOG_DATASETS = ("application", "access", "security", "business-events", "web-vitals", "dead-letter")
+
+
+def _default_log_retention() -> dict[str, int]:
+    return {
+        "application": 30,
+        "access": 90,
+        "security": 365,
+        "business-events": 730,
+        "web-vitals": 90,
+        "dead-letter": 14,
+    }
+
+
+class LogSourceSettings(Section):
+    path: Path = Field(description="A log file the server tails, following rotation.")
+    format: Literal["auto", "combined", "nginx-json", "json"] = Field(
+        "auto", description="Line format; auto decides per line."
+    )
+    site: str = Field("default", description="Site id given to the file's records.")
+
+    @field_validator("path")
+    @classmethod
+    def _absolute_path(cls, value: Path) -> Path:
+        return value.expanduser().absolute()
+
+
+class LogsSettings(Section):
+    sources: list[LogSourceSettings] = Field(
+        default_factory=list, description="Log files the running server tails itself."
+    )
+    sinks: list[Literal["eventstore", "ndjson", "elasticsearch"]] = Field(
+        default_factory=lambda: ["eventstore"],
+        min_length=1,
+        description="Where parsed records go (every one listed).",
+    )
+    index_prefix: str = Field(
+        "reboot",
+        pattern=r"^[a-z0-9][a-z0-9_-]{0,40}$",
+        description="Prefix of NDJSON file and Elasticsearch index names: <prefix>-<dataset>-*.",
+    )
+    ndjson_dir: Path | None = Field(
+        None, description="Directory of the NDJSON files; default <data_dir>/logs/ndjson."
+    )
+    elasticsearch_hosts: list[str] = Field(
+        default_factory=list, description="Elasticsearch URLs for the elasticsearch sink."
+    )
+    elasticsearch_api_key: SecretStr | None = Field(
+        None, description="API key (base64 id:key) the elasticsearch sink authenticates with."
+    )
+    retention_days: dict[str, int] = Field(
+        default_factory=_default_log_retention,
+        description="Days each dataset's records are kept before the purge job deletes them.",
+    )
+    purge_interval_seconds: float = Field(
+        3600.0, ge=1, le=86_400, description="How often the purge job runs."
+    )
+    poll_interval_seconds: float = Field(
+        1.0, gt=0, le=60, description="How often tailed files are checked for new lines."
+    )
+    batch_lines: int = Field(
+        2000, ge=1, le=100_000, description="Lines parsed and written as one batch."
+    )
+    business_events: list[str] = Field(
+        default_factory=lambda: ["lead_created", "lead_qualified", "form_submitted"],
+        description="Application log messages that go to the business-events dataset.",
+    )
+
+    @field_validator("elasticsearch_hosts")
+    @classmethod
+    def _es_urls(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not v.startswith(("http://", "https://"))]
+        if bad:
+            raise ValueError(f"must be http:// or https:// URLs; got {bad}")
+        return values
+
+    @field_validator("retention_days")
+    @classmethod
+    def _known_datasets(cls, days: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(days) - set(LOG_DATASETS))
+        if unknown or any(not 1 <= d <= 36_500 for d in days.values()):
+            raise ValueError(
+                f"keys must be among {', '.join(LOG_DATASETS)} with 1 to 36500 days"
+            )
+        return {**_default_log_retention(), **days}
+
+    @model_validator(mode="after")
+    def _es_needs_hosts(self) -> LogsSettings:
+        if "elasticsearch" in self.sinks and not self.elasticsearch_hosts:
+            raise ValueError("the elasticsearch sink needs logs.elasticsearch_hosts")
+        return self
+
+
+# ---- demo: the Reboot Media demo site and its traffic simulator (serve --demo) ----
+
+
+class DemoSettings(Section):
+    enabled: bool = Field(
+        False, description="Serve the demo site under /demo/ and run its traffic simulator."
+    )
+    site_id: str = Field(
+        "reboot-media-demo", pattern=r"^[a-z0-9][a-z0-9-]{0,62}$",
+        description="Site id of the demo site; every demo row carries it (demo reset deletes them).",
+    )
+    speed: float = Field(
+        60.0, ge=1, le=10_000,
+        description="Time acceleration of live demo traffic (simulated seconds per real second).",
+    )
+    visitors_per_day: int = Field(
+        80, ge=0, le=5000, description="Simulated visitors per simulated day."
+    )
+    backfill_days: int = Field(
+        30, ge=0, le=90, description="Days of history the simulator writes at start-up."
+    )
+    seed: int | None = Field(None, description="Random seed of the simulator (None: random).")
+
+
+# ---- synthetic: scripted journeys, probes from several locations, the status page ----
+
+LOCATION_NAME = r"^[a-z0-9][a-z0-9-]{0,31}$"
+
+
+class SyntheticSettings(Section):
+    enabled: bool = Field(True, description="The server runs the journeys itself (scheduler).")
+    location: str = Field(
+        "us-east", pattern=LOCATION_NAME, description="Location name of the server's own runs."
+    )
+    locations: list[str] = Field(
+        default_factory=lambda: ["us-east", "us-west", "europe"],
+        min_length=1,
+        max_length=50,
+        description="Locations that may report results (the server's own and remote probes').",
+    )
+    default_journeys: bool = Field(
+        True, description="Run the four built-in journeys (contact form, SEO, API, Web Vitals)."
+    )
+    journeys_dir: Path | None = Field(
+        None, description="Directory of journey *.yaml files, added to the built-in ones."
+    )
+    target_url: str | None = Field(
+        None,
+        description="Base URL of the site the built-in journeys visit; default https://<domain> "
+        "of the first site, or leadwatch's demo site under --demo.",
+    )
+    api_url: str | None = Field(
+        None,
+        description="Base URL of the API the api-health journey checks; default this server.",
+    )
+    jitter_fraction: float = Field(
+        0.1, ge=0, le=0.5, description="Each run starts up to this share of its period late."
+    )
+    workers: int = Field(4, ge=1, le=64, description="Journeys run at the same time, at most.")
+    browser_pool_size: int = Field(
+        2, ge=1, le=16, description="Chromium instances open at the same time, at most."
+    )
+    chromium_path: Path = Field(
+        Path("/usr/bin/chromium"), description="The Chromium binary browser steps drive."
+    )
+    artifacts_dir: Path | None = Field(
+        None, description="Where failed browser runs keep screenshot + trace; default <data_dir>/synthetic."
+    )
+    artifacts_keep: int = Field(
+        200, ge=1, le=100_000, description="Failed runs whose artefacts are kept (newest first)."
+    )
+    dead_after_seconds: float = Field(
+        300.0, ge=1, le=86_400, description="A location silent this long is marked down."
+    )
+    status_page: bool = Field(True, description="Serve the public status page at /status.")
+    status_title: str = Field(
+        "Service status", min_length=1, max_length=120, description="Title of the status page."
+    )
+
+    @field_validator("locations")
+    @classmethod
+    def _location_names(cls, values: list[str]) -> list[str]:
+        bad = [v for v in values if not re.match(LOCATION_NAME, v)]
+        if bad:
+            raise ValueError(f"location names must match {LOCATION_NAME}; got {bad}")
+        return list(dict.fromkeys(values))
+
+    @field_validator("target_url", "api_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/") if value else value
+
+    @field_validator("journeys_dir", "artifacts_dir")
+    @classmethod
+    def _absolute_dir(cls, value: Path | None) -> Path | None:
+        return value.expanduser().absolute() if value else value
+
+    @model_validator(mode="after")
+    def _own_location_listed(self) -> SyntheticSettings:
+        if self.location not in self.locations:
+            raise ValueError(f"location {self.location!r} must be one of locations")
+        return self
 
 
 class Settings(BaseSettings):
@@ -174,7 +1074,16 @@ class Settings(BaseSettings):
     storage: StorageSettings = Field(default_factory=StorageSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    alerting: AlertingSettings = Field(default_factory=AlertingSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     sites: list[SiteSettings] = Field(default_factory=_default_sites, min_length=1)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
+    leads: LeadsSettings = Field(default_factory=LeadsSettings)
+    dashboards: DashboardsSettings = Field(default_factory=DashboardsSettings)
+    collect: CollectSettings = Field(default_factory=CollectSettings)
+    logs: LogsSettings = Field(default_factory=LogsSettings)
+    synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
+    demo: DemoSettings = Field(default_factory=DemoSettings)
 
     @field_validator("sites")
     @classmethod
@@ -184,6 +1093,22 @@ class Settings(BaseSettings):
         if duplicated:
             raise ValueError(f"site ids must be unique; repeated: {', '.join(duplicated)}")
         return sites
+
+    @model_validator(mode="after")
+    def _leads_refer_to_known_names(self) -> Settings:
+        # Lead settings name sites and receivers defined elsewhere: a typo must fail here.
+        problems = [
+            f"leads.sites.{sid}: no site with this id in sites" for sid in self.leads.sites
+            if sid not in {s.id for s in self.sites}
+        ] + [
+            f"leads.sites.{sid}.sales_receivers: no receiver {r!r} in notify.receivers"
+            for sid, site in self.leads.sites.items()
+            for r in site.sales_receivers
+            if r not in self.notify.receivers
+        ]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
 from leadwatch.settings import Settings
-from leadwatch.store.events import EventStore, open_event_store
+from leadwatch.store.events import SCHEMA_VERSIONS, EventStore, open_event_store
 from leadwatch.store.queries import event_series
 from leadwatch.store.records import create_records_engine
 from leadwatch.store.schema import EVENTS, Event
@@ -66,7 +66,8 @@ def test_migrate_is_idempotent_and_keeps_data(store: EventStore) -> None:
     store.migrate()
     store.migrate()
     assert store.count(site_id="default") == 1
-    assert store.query("SELECT count(*) AS n FROM leadwatch_event_schema")[0]["n"] == 1
+    versions = store.query("SELECT version FROM leadwatch_event_schema ORDER BY version")
+    assert [r["version"] for r in versions] == list(range(1, len(SCHEMA_VERSIONS) + 1))
 
 
 def test_a_failed_batch_writes_nothing(store: EventStore) -> None:

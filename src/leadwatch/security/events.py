@@ -9,7 +9,7 @@ security team needs for bans and which is kept only in these rows).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -43,7 +43,10 @@ class SecurityEvent:
     rule: str | None = None
     evidence: str | None = None
     path: str | None = None
-    ts: datetime | None = None
+    ts: datetime | None = None  # naive UTC; when the (last) malicious input was seen
+    # For a rate detection: the first request of the burst that crossed the threshold
+    # (the start of MTTD). None means ``ts``.
+    first_seen: datetime | None = None
 
     def to_event(self) -> Event:
         props: dict[str, Any] = {"action": str(self.action), "source": self.source}
@@ -52,6 +55,8 @@ class SecurityEvent:
                 props[key] = getattr(self, key)
         if self.evidence:
             props["evidence"] = self.evidence[:MAX_EVIDENCE]
+        if self.first_seen is not None:
+            props["first_seen"] = self.first_seen.isoformat()
         return Event(
             site_id=self.site_id,
             ts=self.ts or utcnow(),
@@ -62,8 +67,12 @@ class SecurityEvent:
         )
 
 
+Listener = Callable[[Sequence[SecurityEvent]], None]
+
+
 class SecurityLog:
-    """Records security events: into the write buffer and the metrics."""
+    """Records security events: into the write buffer and the metrics, and hands them
+    to its listeners (the incident tracker), which must return quickly."""
 
     def __init__(self, add_rows: Callable[[Sequence[tuple[Any, ...]]], None], registry: CollectorRegistry):
         self._add_rows = add_rows
@@ -73,8 +82,16 @@ class SecurityLog:
             ["threat", "action"],
             registry=registry,
         )
+        self._listeners: list[Listener] = []
+
+    def subscribe(self, listener: Listener) -> None:
+        self._listeners.append(listener)
 
     def record(self, *events: SecurityEvent) -> None:
+        now = utcnow()
+        events = tuple(e if e.ts else replace(e, ts=now) for e in events)
         self._add_rows([e.to_event().row() for e in events])
         for e in events:
             self._counter.labels(e.threat, str(e.action)).inc()
+        for listener in self._listeners:
+            listener(events)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from leadwatch.store.schema import EVENTS, Table
+from leadwatch.store.schema import EVENTS, LOGS, PROBE_RESULTS, Table
 from leadwatch.store.sql import Dialect
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ def create_table_ddl(table: Table, dialect: Dialect) -> list[str]:
 # table from store/schema.py, a new column); never edit one that has been released.
 SCHEMA_VERSIONS: list[Callable[[Dialect], list[str]]] = [
     lambda d: create_table_ddl(EVENTS, d),
+    lambda d: create_table_ddl(LOGS, d),  # the log pipeline (leadwatch/logs)
+    lambda d: create_table_ddl(PROBE_RESULTS, d),  # synthetic monitoring (leadwatch/synthetic)
 ]
 
 

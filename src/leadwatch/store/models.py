@@ -108,3 +108,12 @@ class InstanceSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
+
+
+# Capability models live in their packages; importing them here puts their tables in
+# Base.metadata, which Alembic compares with the revisions.
+from leadwatch.leads import models as _leads_models  # noqa: E402,F401  (leads, lead_activities)
+from leadwatch.notify import models as _notify_models  # noqa: E402,F401  (notify_outbox)
+from leadwatch.security import models as _security_models  # noqa: E402,F401  (ip_bans, security_incidents, login_throttles, user_sessions)
+from leadwatch.collect import salts as _collect_salts  # noqa: E402,F401  (visitor_salts)
+from leadwatch.alerting import models as _alerting_models  # noqa: E402,F401  (alert_incidents, alert_incident_timeline, alert_silences)

@@ -61,6 +61,60 @@ EVENTS = Table(
     index=("site_id", "ts"),
 )
 
+# Parsed and enriched log records (leadwatch/logs): one column per field that searches
+# and dashboards filter on, and the full Elastic Common Schema document in ``props``.
+# ``status``, ``duration`` (seconds) and ``bytes`` are numbers so ranges work; ``bot``
+# is the text ``true``/``false``; ``threat`` lists the distinct threats, comma-separated.
+LOGS = Table(
+    "logs",
+    (
+        Column("site_id", "text", nullable=False),
+        Column("ts", "timestamp", nullable=False),
+        Column("dataset", "text", nullable=False),
+        Column("source_ip", "text"),
+        Column("method", "text"),
+        Column("path", "text"),
+        Column("route", "text"),
+        Column("status", "double"),
+        Column("duration", "double"),
+        Column("bytes", "double"),
+        Column("browser", "text"),
+        Column("os", "text"),
+        Column("device", "text"),
+        Column("country", "text"),
+        Column("channel", "text"),
+        Column("bot", "text"),
+        Column("threat", "text"),
+        Column("level", "text"),
+        Column("message", "text"),
+        Column("props", "json"),
+    ),
+    index=("site_id", "dataset", "ts"),
+)
+
+# Synthetic monitoring results (leadwatch/synthetic): one row per journey run
+# (``kind`` = ``run``, ``step`` NULL), one per step of it (``kind`` = the step's kind),
+# sharing ``run_id``, and one per state transition (``kind`` = ``state``).
+# ``success`` is 1.0 or 0.0, so its average over a window is the success ratio;
+# ``duration`` is in seconds; ``props`` holds details (status code, vitals, days left).
+PROBE_RESULTS = Table(
+    "probe_results",
+    (
+        Column("site_id", "text", nullable=False),
+        Column("ts", "timestamp", nullable=False),
+        Column("run_id", "text", nullable=False),
+        Column("journey", "text", nullable=False),
+        Column("location", "text", nullable=False),
+        Column("kind", "text", nullable=False),
+        Column("step", "text"),
+        Column("success", "double", nullable=False),
+        Column("duration", "double"),
+        Column("error", "text"),
+        Column("props", "json"),
+    ),
+    index=("journey", "ts"),
+)
+
 
 @dataclass(slots=True)
 class Event:

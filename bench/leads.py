@@ -1,0 +1,92 @@
+"""Lead submission latency against a real ``leadwatch serve`` process on 127.0.0.1:
+an open-loop asyncio httpx client sends at a fixed rate (100 and 500 requests/s) for
+a bounded time and reports p50/p99 of the time to a 201 (the lead committed), on
+SQLite and on PostgreSQL (default durability, fsync on).
+Target (2-core machine): p99 < 30 ms at 100 requests/s on SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from tests.servers import LeadwatchProcess, PostgresServer, postgres_bindir
+
+RATES = (100, 500)
+SECONDS = 10  # per rate: bounded in count and time
+TARGET_P99_MS = 30.0
+
+
+async def _load(url: str, rate: int, seconds: int, tag: str) -> dict[str, object]:
+    latencies: list[float] = []
+    failures = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+
+        async def one(n: int) -> None:
+            nonlocal failures
+            lead = {"name": f"Bench {n}", "email": f"{tag}-{n}@example.com", "phone": "+44 20 7946 0000",
+                    "company": "Acme", "utm_source": "google", "utm_medium": "organic"}
+            started = time.perf_counter()
+            try:
+                response = await client.post("/api/leads", json=lead)
+            except httpx.HTTPError:
+                failures += 1
+                return
+            if response.status_code == 201:
+                latencies.append(time.perf_counter() - started)
+            else:
+                failures += 1
+
+        # A short warm-up (connections, caches), not measured.
+        await asyncio.gather(*(one(-i) for i in range(1, 21)))
+        latencies.clear()
+        tasks = []
+        start = time.perf_counter()
+        for n in range(rate * seconds):
+            delay = start + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(n)))
+        await asyncio.gather(*tasks)
+    ms = sorted(x * 1000 for x in latencies)
+    p99 = ms[min(len(ms) - 1, int(len(ms) * 0.99))] if ms else float("nan")
+    return {"rate_per_s": rate, "requests": rate * seconds, "ok": len(ms), "failed": failures,
+            "p50_ms": statistics.median(ms) if ms else float("nan"), "p99_ms": p99}
+
+
+def _run_backend(backend: str, env: dict[str, str], workdir: Path) -> list[dict[str, object]]:
+    env = {**env, "LEADWATCH_LOGGING__LEVEL": "warning", "LEADWATCH_SECURITY__ENABLED": "false",
+           "LEADWATCH_LEADS__RATE_LIMIT_PER_IP": "100000000"}
+    server = LeadwatchProcess(env, workdir / f"{backend}.log").start()
+    rows = []
+    try:
+        for rate in RATES:
+            row = asyncio.run(_load(server.url, rate, SECONDS, f"{backend}{rate}"))
+            rows.append({"backend": backend, **row,
+                         "target_p99_ms": TARGET_P99_MS if (backend, rate) == ("sqlite", 100) else None})
+    finally:
+        server.stop()
+    return rows
+
+
+def run() -> list[dict[str, object]]:
+    results: list[dict[str, object]] = []
+    with tempfile.TemporaryDirectory(prefix="leadwatch-bench-leads-") as tmp:
+        workdir = Path(tmp)
+        results += _run_backend("sqlite", {"LEADWATCH_DATA_DIR": str(workdir / "sqlite")}, workdir)
+        bindir = postgres_bindir()
+        if bindir is None:
+            return [*results, {"backend": "postgresql", "note": "skipped: PostgreSQL not installed"}]
+        pg = PostgresServer(bindir, durable=True).start()
+        try:
+            env = {"LEADWATCH_DATA_DIR": str(workdir / "pg"), "LEADWATCH_DATABASE_URL": pg.create_database()}
+            results += _run_backend("postgresql", env, workdir)
+        finally:
+            pg.stop()
+    return results

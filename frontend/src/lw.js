@@ -1,0 +1,25 @@
+// The /lw.js entry point: our tracker plus the web-vitals attribution build.
+// <script defer src="https://HOST/lw.js" data-site="SITE"></script>
+import { onCLS, onFCP, onINP, onLCP, onTTFB } from "web-vitals/attribution";
+import { createTracker } from "./tracker.js";
+import { summarise } from "./vitals.js";
+
+(function () {
+  const script = document.currentScript || document.querySelector("script[data-site]");
+  if (!script || window.lw) return;
+  const tracker = createTracker(script);
+  const queued = (window.lw && window.lw.q) || [];
+  window.lw = function (command, value) {
+    if (command === "consent") tracker.setConsent(value);
+  };
+  queued.forEach((args) => window.lw.apply(null, args));
+  if (tracker.gpc) return;
+  tracker.start();
+  const report = (metric) =>
+    tracker.push({ type: "vital", name: metric.name, value: metric.value, props: summarise(metric) });
+  onLCP(report);
+  onINP(report);
+  onCLS(report);
+  onFCP(report);
+  onTTFB(report);
+})();

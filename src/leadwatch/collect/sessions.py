@@ -1,0 +1,61 @@
+"""Sessions: a visitor's visits, ending after a configurable inactivity (30 minutes).
+
+Kept in memory, keyed by (site, visitor key): a session is born at a visitor's first
+event, carries the channel and journey of its landing, and dies after the timeout.
+With several replicas, sessions are per replica: balance by client address (sticky)
+to keep a visitor's events on one replica (docs/tracking.md).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from leadwatch.marketing.touch import Touches
+
+PRUNE_EVERY = 5000  # touches of the map between sweeps of expired sessions
+
+
+@dataclass
+class Session:
+    id: str
+    started: datetime
+    last_seen: datetime
+    channel: str
+    touches: Touches | None = None
+    pageviews: int = 0
+
+
+class Sessions:
+    def __init__(self, timeout: timedelta):
+        self.timeout = timeout
+        self._live: dict[tuple[str, str], Session] = {}
+        self._lock = threading.Lock()
+        self._since_prune = 0
+
+    def __len__(self) -> int:
+        return len(self._live)
+
+    def touch(self, site_id: str, visitor: str, ts: datetime, channel: str) -> tuple[Session, bool]:
+        """The visitor's session at ``ts`` and whether it began now (with ``channel``)."""
+        key = (site_id, visitor)
+        with self._lock:
+            self._maybe_prune(ts)
+            current = self._live.get(key)
+            if current is not None and ts - current.last_seen <= self.timeout:
+                current.last_seen = max(current.last_seen, ts)
+                return current, False
+            session = Session(secrets.token_hex(8), ts, ts, channel)
+            self._live[key] = session
+            return session, True
+
+    def _maybe_prune(self, ts: datetime) -> None:
+        self._since_prune += 1
+        if self._since_prune < PRUNE_EVERY:
+            return
+        self._since_prune = 0
+        expired = [k for k, s in self._live.items() if ts - s.last_seen > self.timeout]
+        for key in expired:
+            del self._live[key]

@@ -1,0 +1,68 @@
+"""ECharts options, built here as plain data and sent as JSON in ``data-chart``.
+
+The bundled ui.js draws every ``[data-chart]`` element (and redraws after each htmx
+swap), so pages carry no inline script and the options are testable as data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+Point = tuple[datetime | float, float | None]
+
+
+def _ms(ts: datetime | float) -> int:
+    """Epoch milliseconds; naive datetimes are UTC (as everywhere in the stores)."""
+    if isinstance(ts, datetime):
+        return int((ts if ts.tzinfo else ts.replace(tzinfo=UTC)).timestamp() * 1000)
+    return int(ts * 1000)
+
+
+def time_series(
+    series: dict[str, Iterable[Point]],
+    *,
+    unit: str = "",
+    stacked: bool = False,
+    kind: str = "line",
+    max_value: float | None = None,
+) -> dict[str, Any]:
+    """Lines (or stacked bars) over a UTC time axis; ``unit`` labels the value axis."""
+    y_axis: dict[str, Any] = {"type": "value", "name": unit, "min": 0}
+    if max_value is not None:
+        y_axis["max"] = max_value
+    return {
+        "tooltip": {"trigger": "axis"},
+        "legend": {"type": "scroll", "bottom": 0},
+        "grid": {"left": 50, "right": 16, "top": 28, "bottom": 48},
+        "xAxis": {"type": "time"},
+        "yAxis": y_axis,
+        "series": [
+            {
+                "name": name,
+                "type": kind,
+                "showSymbol": False,
+                **({"stack": "total"} if stacked else {}),
+                "data": [[_ms(ts), None if v is None else round(v, 6)] for ts, v in points],
+            }
+            for name, points in series.items()
+        ],
+    }
+
+
+def bars(labels: Sequence[str], values: Sequence[float], *, unit: str = "") -> dict[str, Any]:
+    """Horizontal bars, one per label (categories top to bottom)."""
+    return {
+        "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
+        "grid": {"left": 8, "right": 24, "top": 8, "bottom": 24, "containLabel": True},
+        "xAxis": {"type": "value", "name": unit},
+        "yAxis": {"type": "category", "inverse": True, "data": list(labels)},
+        "series": [{"type": "bar", "data": [round(v, 6) for v in values]}],
+    }
+
+
+def as_json(option: dict[str, Any]) -> str:
+    return orjson.dumps(option).decode()

@@ -1,0 +1,40 @@
+"""Who may see the UI: a user logged in through the security package's session
+(``/api/v1/session``); anyone else is redirected to the login page, which brings
+them back to the page they asked for."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+from fastapi import Request
+
+from leadwatch.security.sessions import CurrentUser, require_user
+from leadwatch.web.errors import ApiError
+
+LOGIN_PATH = "/ui/login"
+HOME = "/ui/"
+
+
+class LoginRequired(Exception):
+    """No valid session: the UI route answers with a redirect to the login page."""
+
+
+def login_url(request: Request) -> str:
+    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"{LOGIN_PATH}?next={quote(wanted, safe='')}"
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after logging in: a UI page of this site, never another origin."""
+    if target and target.startswith("/ui/") and not target.startswith(LOGIN_PATH) and "\\" not in target:
+        return target
+    return HOME
+
+
+async def ui_user(request: Request) -> CurrentUser:
+    try:
+        return await require_user(request)
+    except ApiError as exc:
+        if exc.status == 401:
+            raise LoginRequired from None
+        raise

@@ -1,0 +1,68 @@
+"""The Leads page: the inbox (tier first, then the follow-up due time), tier counts and
+won value, one lead with its score breakdown and journey, follow-up and outcome
+actions. Reads and writes go through the leads package (its filter, queries and
+admin API handlers)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, select
+
+from leadwatch.dashboards.pages import aware
+from leadwatch.dashboards.timerange import TimeRange
+from leadwatch.leads import api as leads_api
+from leadwatch.leads.models import Lead
+from leadwatch.leads.queries import LeadFilter, find_leads, scoring_report
+from leadwatch.marketing.touch import Touches
+from leadwatch.runtime import Runtime
+from leadwatch.settings import TIERS
+
+INBOX_LIMIT = 200
+STATUSES = ("new", "contacted", "qualified", "won", "lost")
+
+
+@dataclass(frozen=True)
+class Inbox:
+    total: int
+    leads: list[Lead]
+    tiers: list[dict[str, Any]]
+    won_value: float
+    where: LeadFilter
+
+
+def lead_filter(tr: TimeRange, site_id: str, tier: str | None = None, status: str | None = None) -> LeadFilter:
+    return LeadFilter(site_id=site_id, tier=tier or None, status=status or None,
+                      since=aware(tr.start), until=aware(tr.end))
+
+
+def inbox(runtime: Runtime, where: LeadFilter) -> Inbox:
+    """Leads of the range, premium first and, within a tier, the most urgent follow-up
+    first (no due time last); the total and tier report as the leads API gives them."""
+    rank = case({t: i for i, t in enumerate(TIERS)}, value=Lead.tier, else_=len(TIERS))
+    with runtime.records.session() as session:
+        total, _ = find_leads(session, where, limit=1)
+        rows = session.scalars(
+            where.apply(select(Lead)).order_by(
+                rank, Lead.follow_up_due.is_(None), Lead.follow_up_due, Lead.created_at.desc(), Lead.id.desc()
+            ).limit(INBOX_LIMIT)
+        ).all()
+        session.expunge_all()
+        tiers = scoring_report(session, where)
+    return Inbox(total, list(rows), tiers, sum(t["won_value"] for t in tiers), where)
+
+
+def journey(detail: leads_api.LeadDetail) -> list[dict[str, Any]]:
+    """The lead's touchpoints, oldest first (from its attribution token)."""
+    if not detail.touches:
+        return []
+    try:
+        touches = Touches.from_dict(detail.touches)
+    except (KeyError, TypeError, ValueError):
+        return []
+    return [
+        {"ts": t.ts, "channel": t.channel, "source": t.source, "medium": t.medium,
+         "campaign": t.campaign, "landing_path": t.landing_path}
+        for t in touches.path
+    ]

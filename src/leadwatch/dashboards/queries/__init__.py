@@ -1,0 +1,1 @@
+"""The numbers behind each panel: one small module per source of data."""

@@ -1,0 +1,164 @@
+"""A short, in-process history of leadwatch's own metrics and of the host.
+
+Prometheus keeps this history in stack mode; a standalone process has no one
+scraping it, so this service samples the registry (and psutil) every
+``dashboards.sample_interval_seconds`` and keeps ``dashboards.history_hours`` of
+samples for the Technical Operations page. Only the families the page reads are
+kept, summed over the labels it does not show, and each sample stores its values
+as one packed array (a day at 15 s is a few megabytes, not hundreds).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from array import array
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+import structlog
+from prometheus_client import CollectorRegistry
+
+log = structlog.get_logger(__name__)
+
+# Sample name -> the labels kept (the others are summed away).
+WATCHED: dict[str, tuple[str, ...]] = {
+    "leadwatch_http_requests_total": ("route", "status"),
+    "leadwatch_http_request_duration_seconds_bucket": ("route", "le"),
+    "leadwatch_write_buffer_depth": ("table",),
+}
+
+Key = tuple[str, tuple[str, ...]]  # (sample name, values of the kept labels)
+
+
+@dataclass(frozen=True)
+class HostSample:
+    cpu_percent: float
+    memory_percent: float
+    disk_percent: float
+    net_sent_bytes: float
+    net_recv_bytes: float
+
+
+@dataclass(frozen=True)
+class Sample:
+    ts: float  # Unix seconds
+    values: array[float]  # indexed by MetricsHistory's key positions
+    host: HostSample
+
+
+class MetricsHistory:
+    """Samples of the registry and the host, oldest first; also a Runtime service."""
+
+    name = "dashboards-sampler"
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        disk_path: Path,
+        *,
+        interval: float,
+        history_seconds: float,
+        clock: Callable[[], float] = time.time,
+    ):
+        self.registry = registry
+        self.disk_path = disk_path
+        self.interval = interval
+        self._clock = clock
+        self._positions: dict[Key, int] = {}
+        self._samples: deque[Sample] = deque(maxlen=int(history_seconds / interval) + 1)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- reading --------------------------------------------------------------
+
+    def keys(self, sample_name: str) -> list[Key]:
+        with self._lock:
+            return [k for k in self._positions if k[0] == sample_name]
+
+    def value(self, sample: Sample, key: Key) -> float:
+        """A key's value in a sample; 0 for series that appeared after it was taken."""
+        position = self._positions.get(key)
+        if position is None or position >= len(sample.values):
+            return 0.0
+        return sample.values[position]
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        """Kept samples in [start, end], plus a live one when ``end`` is now or later,
+        so the newest window of a page is never a sampling interval stale."""
+        with self._lock:
+            kept = [s for s in self._samples if start <= s.ts <= end]
+        if end >= self._clock() - 1:
+            kept.append(self.snapshot())
+        return kept
+
+    @property
+    def oldest(self) -> float | None:
+        with self._lock:
+            return self._samples[0].ts if self._samples else None
+
+    # -- sampling -------------------------------------------------------------
+
+    def snapshot(self) -> Sample:
+        """The registry and host now (not kept)."""
+        totals: dict[Key, float] = {}
+        for name, labels, value in self._watched_samples():
+            key = (name, tuple(labels.get(label, "") for label in WATCHED[name]))
+            totals[key] = totals.get(key, 0.0) + value
+        with self._lock:
+            for key in totals:
+                self._positions.setdefault(key, len(self._positions))
+            values = array("d", bytes(8 * len(self._positions)))
+            for key, value in totals.items():
+                values[self._positions[key]] = value
+        return Sample(self._clock(), values, self._host())
+
+    def record(self) -> Sample:
+        sample = self.snapshot()
+        with self._lock:
+            self._samples.append(sample)
+        return sample
+
+    def _watched_samples(self) -> Iterable[tuple[str, dict[str, str], float]]:
+        for family in self.registry.collect():
+            for s in family.samples:
+                if s.name in WATCHED:
+                    yield s.name, s.labels, s.value
+
+    def _host(self) -> HostSample:
+        net = psutil.net_io_counters()
+        try:
+            disk = psutil.disk_usage(str(self.disk_path)).percent
+        except OSError:  # the data dir may not exist yet (PostgreSQL-only setups)
+            disk = psutil.disk_usage("/").percent
+        return HostSample(
+            # Since the previous call: the first call of a process reads 0.0.
+            cpu_percent=psutil.cpu_percent(interval=None),
+            memory_percent=psutil.virtual_memory().percent,
+            disk_percent=disk,
+            net_sent_bytes=float(net.bytes_sent) if net else 0.0,
+            net_recv_bytes=float(net.bytes_recv) if net else 0.0,
+        )
+
+    # -- service --------------------------------------------------------------
+
+    def start(self) -> None:
+        self.record()
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.record()
+            except Exception:  # a failed sample must not end the history
+                log.exception("metrics_sample_failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

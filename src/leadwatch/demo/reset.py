@@ -1,0 +1,43 @@
+"""``leadwatch demo reset``: delete every row the demo wrote. Demo rows are the rows of
+the demo site (``demo.site_id``): events (page views, vitals, security events), log
+records and probe results in the event store; leads with their follow-ups and
+security incidents in the record store. Other sites are not touched."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+
+from leadwatch.leads.models import Lead, LeadActivity
+from leadwatch.security.models import SecurityIncident
+from leadwatch.store.events import EventStore
+from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import EVENTS, LOGS, PROBE_RESULTS
+
+
+def delete_demo_events(events: EventStore, site_id: str) -> dict[str, int]:
+    """Rows deleted per event table."""
+    deleted = {}
+    for table in (EVENTS, LOGS, PROBE_RESULTS):
+        where = "site_id = :site"
+        if events.dialect.name == "postgresql":
+            sql = f"WITH gone AS (DELETE FROM {table.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"
+        else:  # DuckDB answers a DELETE with the number of rows it deleted
+            sql = f"DELETE FROM {table.name} WHERE {where}"
+        rows = events.query(sql, {"site": site_id})
+        deleted[table.name] = int(next(iter(rows[0].values()))) if rows else 0
+    return deleted
+
+
+def delete_demo_records(records: RecordStore, site_id: str) -> dict[str, int]:
+    """Rows deleted per record table."""
+    with records.session() as session:
+        lead_ids = select(Lead.id).where(Lead.site_id == site_id).scalar_subquery()
+        activities = session.execute(delete(LeadActivity).where(LeadActivity.lead_id.in_(lead_ids)))
+        # Duplicates point at their first lead: unlink before deleting.
+        session.execute(
+            Lead.__table__.update().where(Lead.site_id == site_id).values(duplicate_of=None)
+        )
+        leads = session.execute(delete(Lead).where(Lead.site_id == site_id))
+        incidents = session.execute(delete(SecurityIncident).where(SecurityIncident.site_id == site_id))
+        return {"leads": int(leads.rowcount or 0), "lead_activities": int(activities.rowcount or 0),
+                "security_incidents": int(incidents.rowcount or 0)}

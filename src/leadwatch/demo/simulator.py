@@ -1,0 +1,337 @@
+"""The demo's traffic simulator: a runtime Service that writes the last
+``demo.backfill_days`` days at start-up, then keeps visitors coming in accelerated
+time, all through leadwatch's real pipelines.
+
+- Backfill: every visit of the past goes through the real /collect pipeline
+  (``Collector.collect`` with the time it happened; rows reach the store in batches
+  through the write buffer) and every lead through the real lead intake
+  (``LeadIntake.submit`` with its time), followed by what sales did (contacted,
+  qualified, won or lost). Bounded by ``BACKFILL_BUDGET_SECONDS``; a restart continues
+  from the newest demo event instead of writing the days again.
+- Live: visitors arrive ``demo.speed`` times as often as ``demo.visitors_per_day``
+  says, and their minutes pass in seconds. Each is played in-process against the
+  ASGI app (httpx's ASGITransport, with the visitor's own address): GET the pages,
+  POST /collect, GET the contact page for its form token and POST /api/leads. Demo
+  leads are real leads of the demo site.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import threading
+import time
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import orjson
+import structlog
+from pydantic import ValidationError
+
+from leadwatch.demo.content import PREFIX
+from leadwatch.demo.traffic import (
+    Fetch, Hit, Step, Submit, TrafficModel, Visit, hourly_weight, lognormal,
+)
+from leadwatch.leads.defence import issue_form_token
+from leadwatch.leads.followup import record_followup
+from leadwatch.leads.form import LeadIn, from_form
+from leadwatch.leads.intake import Submission
+from leadwatch.leads.models import Lead
+from leadwatch.store.buffer import BufferFull
+from leadwatch.store.models import now as utc_now
+from leadwatch.synthetic.catalog import own_url
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from leadwatch.runtime import Runtime
+
+log = structlog.get_logger(__name__)
+
+BACKFILL_BUDGET_SECONDS = 12.0  # the backfill stops writing older days past this
+MAX_LIVE_VISITS = 200  # visits in flight at once
+_FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
+
+
+class TrafficSimulator:
+    """The demo's visitors (a Service: ``start`` returns at once, ``close`` stops)."""
+
+    name = "demo-traffic"
+
+    def __init__(self, runtime: Runtime, app: FastAPI):
+        self.runtime = runtime
+        self.app = app
+        self.settings = runtime.settings.demo
+        self.site = next(s for s in runtime.settings.sites if s.id == self.settings.site_id)
+        self.base_url = own_url(runtime.settings)
+        self.rng = random.Random(self.settings.seed)
+        self.model = TrafficModel(self.rng, self.base_url, runtime.settings.leads.honeypot_field)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.backfilled = threading.Event()
+        self.stats = {"visits": 0, "hits": 0, "leads": 0, "spam": 0, "live_visits": 0}
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None
+
+    def _run(self) -> None:
+        try:
+            self.backfill()
+        except Exception:
+            log.exception("demo_backfill_failed")
+        finally:
+            self.backfilled.set()
+        if self.settings.visitors_per_day and not self._stop.is_set():
+            try:
+                asyncio.run(self._live())
+            except Exception:
+                log.exception("demo_traffic_failed")
+
+    # ---- backfill ----
+
+    def backfill(self, until: datetime | None = None) -> int:
+        """Write the visits of the last ``backfill_days`` (from the newest demo event
+        on, after a restart), newest days first within the time budget; how many."""
+        until = until or utc_now()
+        since = until - timedelta(days=self.settings.backfill_days)
+        newest = self.runtime.events.query(
+            "SELECT max(ts) AS ts FROM events WHERE site_id = :site", {"site": self.site.id}
+        )[0]["ts"]
+        if newest is not None:
+            since = max(since, newest.replace(tzinfo=UTC))
+        plans = self._timeline(since, until)
+        started, done = time.monotonic(), 0
+        for at, visit in plans:
+            if self._stop.is_set() or time.monotonic() - started > BACKFILL_BUDGET_SECONDS:
+                log.warning("demo_backfill_cut", written=done, planned=len(plans))
+                break
+            self._play_past(visit, at, until)
+            done += 1
+        log.info("demo_backfill_done", written=done, since=since.isoformat(),
+                 seconds=round(time.monotonic() - started, 2), **self.stats)
+        return done
+
+    def _timeline(self, since: datetime, until: datetime) -> list[tuple[datetime, Visit]]:
+        """Visit start times hour by hour, shaped by the time of day and week."""
+        per_day = self.settings.visitors_per_day
+        mean = sum(hourly_weight(h, d) for h in range(24) for d in range(7)) / (24 * 7)
+        hour = since.replace(minute=0, second=0, microsecond=0)
+        plans: list[tuple[datetime, Visit]] = []
+        while hour < until:
+            expected = per_day / 24 * hourly_weight(hour.hour, hour.weekday()) / mean
+            count = int(expected) + (self.rng.random() < expected - int(expected))
+            for _ in range(count):
+                at = hour + timedelta(seconds=self.rng.uniform(0, 3600))
+                if since <= at < until:
+                    plans.append((at, self.model.visit()))
+            hour += timedelta(hours=1)
+        plans.sort(key=lambda p: p[0])
+        return plans
+
+    def _play_past(self, visit: Visit, start: datetime, until: datetime) -> None:
+        self.stats["visits"] += 1
+        for step in _one_batch_per_page(visit.steps):
+            at = start + timedelta(seconds=step.at)
+            if at >= until:
+                return
+            if isinstance(step, Hit):
+                self._collect_past(visit, step, at)
+            elif isinstance(step, Submit):
+                rendered = start + timedelta(seconds=step.rendered)
+                lead = self._submit_past(visit, step, at, rendered)
+                if lead is not None:
+                    self._follow_up_past(lead, step.quality, until)
+
+    def _collect_past(self, visit: Visit, hit: Hit, at: datetime) -> None:
+        body = self._events(visit, hit)
+        for attempt in range(50):
+            try:
+                result = self.runtime.collector.collect(
+                    self.site, body, ip=visit.person.ip, user_agent=visit.person.user_agent,
+                    received_at=at,
+                )
+                break
+            except BufferFull:  # the store is behind: let the buffer drain
+                time.sleep(0.1 * (attempt + 1))
+        else:
+            return
+        self.stats["hits"] += 1
+        if hit.pageview and result.token:
+            visit.person.token = result.token
+
+    def _submit_past(self, visit: Visit, step: Submit, at: datetime, rendered: datetime) -> int | None:
+        secret = self.runtime.secret_key
+        token = issue_form_token(secret, self.site.id, rendered)
+        fields = self._form(visit, step, token)
+        honeypot = fields.pop(self.runtime.settings.leads.honeypot_field, None)
+        try:
+            lead = LeadIn.model_validate(from_form(list(fields.items())))
+        except ValidationError:
+            log.warning("demo_lead_invalid", exc_info=True)
+            return None
+        outcome = self.runtime.leads.submit(Submission(
+            lead=lead, site_id=self.site.id, ip=visit.person.ip, idempotency_key=token,
+            honeypot=honeypot or None, received_at=at,
+        ))
+        if outcome.rejected_reason is not None:
+            self.stats["spam"] += 1
+            return None
+        self.stats["leads"] += 1
+        return outcome.lead_id
+
+    def _follow_up_past(self, lead_id: int, quality: str, until: datetime) -> None:
+        """What sales did with a lead of the past: called it within hours, then (days
+        later) qualified or lost it, and won some of the qualified ones."""
+        rng = self.rng
+        with self.runtime.records.session() as session:
+            lead = session.get_one(Lead, lead_id)
+            created = lead.created_at
+            steps = [("contacted", created + timedelta(minutes=lognormal(rng, 50, 0.8)), None)]
+            qualifies = rng.random() < {"premium": 0.75, "standard": 0.45}.get(quality, 0.1)
+            decided = created + timedelta(days=rng.uniform(1, 4))
+            steps.append(("qualified" if qualifies else "lost", decided, None))
+            if qualifies:
+                won = rng.random() < (0.5 if quality == "premium" else 0.3)
+                value = round(rng.uniform(6000, 24000) if quality == "premium" else rng.uniform(1500, 6000), -2)
+                steps.append(("won" if won else "lost", decided + timedelta(days=rng.uniform(3, 10)),
+                              value if won else None))
+            for status, at, value in steps:
+                if at >= until:
+                    break
+                record_followup(session, lead, status, note="demo", value=value, at=at)
+
+    # ---- live ----
+
+    async def _live(self) -> None:
+        rate = self.settings.visitors_per_day / 86_400 * self.settings.speed  # per real second
+        tasks: set[asyncio.Task[None]] = set()
+        try:
+            while not self._stop.is_set() and getattr(self.app.state, "runtime", None) is None:
+                await asyncio.sleep(0.1)  # the app's lifespan has not finished starting
+            next_at = time.monotonic()
+            while not self._stop.is_set():
+                if time.monotonic() >= next_at and len(tasks) < MAX_LIVE_VISITS:
+                    task = asyncio.create_task(self._play_live(self.model.visit()))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                    next_at += self.rng.expovariate(rate)
+                await asyncio.sleep(min(0.2, max(0.0, next_at - time.monotonic())))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _play_live(self, visit: Visit) -> None:
+        speed = self.settings.speed
+        min_fill = self.runtime.settings.leads.min_submit_seconds + 0.5
+        transport = httpx.ASGITransport(app=self.app, client=(visit.person.ip, self.rng.randint(1024, 65535)))
+        headers = {"User-Agent": visit.person.user_agent, "Accept-Language": "en-GB,en;q=0.9"}
+        self.stats["live_visits"] += 1
+        async with httpx.AsyncClient(transport=transport, base_url=self.base_url, headers=headers,
+                                     timeout=30) as client:
+            elapsed, form_token, rendered = 0.0, None, 0.0
+            for step in sorted(visit.steps, key=lambda s: s.at):
+                wait = (step.at - elapsed) / speed
+                if isinstance(step, Submit) and step.quality != "spam":
+                    wait = max(wait, min_fill - (time.monotonic() - rendered))
+                if wait > 0 and await self._sleep(wait):
+                    return
+                elapsed = step.at
+                try:
+                    if isinstance(step, Fetch):
+                        page = await client.get(PREFIX + step.path)
+                        if step.path == "/contact" and (m := _FORM_TOKEN.search(page.text)):
+                            form_token, rendered = m.group(1), time.monotonic()
+                    elif isinstance(step, Hit):
+                        body = orjson.dumps(self._events(visit, step))
+                        answer = await client.post("/collect", params={"site": self.site.id}, content=body,
+                                                   headers={"Content-Type": "text/plain"})
+                        token = answer.json().get("token") if answer.status_code == 202 else None
+                        if step.pageview and token:
+                            visit.person.token = token
+                    elif isinstance(step, Submit):
+                        await self._submit_live(client, visit, step, form_token)
+                except httpx.HTTPError:
+                    log.warning("demo_request_failed", exc_info=True)
+                    return
+
+    async def _submit_live(self, client: httpx.AsyncClient, visit: Visit, step: Submit,
+                           form_token: str | None) -> None:
+        answer = await client.post("/api/leads", data=self._form(visit, step, form_token),
+                                   headers={"Accept": "application/json"})
+        if answer.status_code != 201:
+            return
+        if step.quality == "spam":
+            self.stats["spam"] += 1
+            return
+        self.stats["leads"] += 1
+        # Sales calls back within the hour (demo time).
+        delay = lognormal(self.rng, 45 * 60, 0.6) / self.settings.speed
+        if not await self._sleep(delay):
+            await asyncio.to_thread(self._contacted, int(answer.json()["id"]))
+
+    def _contacted(self, lead_id: int) -> None:
+        with self.runtime.records.session() as session:
+            lead = session.get(Lead, lead_id)
+            if lead is not None and lead.rejected_reason is None and lead.status == "new":
+                record_followup(session, lead, "contacted", note="demo")
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Sleep up to ``seconds``; True when the simulator is stopping."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            await asyncio.sleep(min(left, 0.25))
+        return True
+
+    # ---- what the browser sends ----
+
+    def _events(self, visit: Visit, hit: Hit) -> list[dict[str, Any]]:
+        url = f"{self.base_url}{PREFIX}{hit.path}"
+        events = []
+        for event in hit.events:
+            event = {"url": url, **event}
+            if event["type"] == "pageview" and visit.person.token:
+                event["token"] = visit.person.token
+            events.append(event)
+        return events
+
+    def _form(self, visit: Visit, step: Submit, form_token: str | None) -> dict[str, str]:
+        fields = {"site_id": self.site.id, **step.fields,
+                  "consent_policy_version": "2025-01",
+                  self.runtime.settings.leads.honeypot_field: step.honeypot or ""}
+        if form_token:
+            fields["form_token"] = form_token
+        if visit.person.token and step.quality != "spam":
+            fields["attribution_token"] = visit.person.token
+        return fields
+
+
+def _one_batch_per_page(steps: list[Step]) -> list[Step]:
+    """The steps in time order, each page's later events (vitals, engagement, clicks)
+    sent with its page view: half the /collect batches, for a quicker backfill."""
+    out: list[Step] = []
+    page_at: dict[str, int] = {}
+    for step in sorted(steps, key=lambda s: s.at):
+        if isinstance(step, Hit) and not step.pageview and step.path in page_at:
+            i = page_at.pop(step.path)
+            first = out[i]
+            assert isinstance(first, Hit)
+            out[i] = replace(first, events=first.events + step.events)
+            continue
+        if isinstance(step, Hit) and step.pageview:
+            page_at[step.path] = len(out)
+        out.append(step)
+    return out

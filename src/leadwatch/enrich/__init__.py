@@ -1,0 +1,1 @@
+"""Enrichment shared by every ingest path: user agents and bots, geolocation."""

@@ -1,0 +1,41 @@
+"""A pipeline writing straight into the stores, for ``leadwatch logs ingest`` and the
+benchmark: each batch is committed before ``process`` returns, so a followed file's
+offset is only ever saved past stored lines."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import partial
+
+from leadwatch.logs.pipeline import Pipeline, PipelineMetrics
+from leadwatch.logs.sinks import build_sinks
+from leadwatch.metrics import Metrics
+from leadwatch.security.events import SecurityLog
+from leadwatch.settings import Settings
+from leadwatch.store.events import open_event_store
+from leadwatch.store.schema import EVENTS, LOGS
+
+
+@contextmanager
+def direct_pipeline(settings: Settings) -> Iterator[Pipeline]:
+    """Raises when the event store cannot be opened (in standalone mode: a running
+    server holds the DuckDB file)."""
+    store = open_event_store(settings)
+    try:
+        store.migrate()
+        metrics = Metrics()
+        security_log = SecurityLog(partial(store.write_batch, EVENTS), metrics.registry)
+        pipeline_metrics = PipelineMetrics(metrics.registry)
+        sinks = build_sinks(
+            settings,
+            partial(store.write_batch, LOGS),
+            pipeline_metrics.rejected.labels("elasticsearch").inc,
+        )
+        pipeline = Pipeline(settings, sinks, pipeline_metrics, security_log)
+        try:
+            yield pipeline
+        finally:
+            pipeline.close()
+    finally:
+        store.close()

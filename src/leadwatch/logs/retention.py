@@ -1,0 +1,100 @@
+"""Retention: each dataset's records are kept ``logs.retention_days[dataset]`` days.
+
+The purge job deletes older rows of the ``logs`` table and older NDJSON files (by
+the date in their names); it runs in the server every ``logs.purge_interval_seconds``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import structlog
+
+from leadwatch.store.events import EventStore
+from leadwatch.store.schema import LOGS, utcnow
+
+log = structlog.get_logger(__name__)
+
+_NDJSON_NAME = re.compile(r"^(?P<prefix>.+?)-(?P<dataset>[a-z-]+)-(?P<day>\d{4}\.\d{2}\.\d{2})\.ndjson$")
+
+
+def purge_store(
+    store: EventStore, retention_days: dict[str, int], now: datetime | None = None
+) -> dict[str, int]:
+    """Delete each dataset's rows older than its retention; rows deleted per dataset."""
+    now = now or utcnow()
+    deleted = {}
+    for dataset, days in sorted(retention_days.items()):
+        params = {"dataset": dataset, "cutoff": now - timedelta(days=days)}
+        where = "dataset = :dataset AND ts < :cutoff"
+        if store.dialect.name == "postgresql":
+            sql = f"WITH gone AS (DELETE FROM {LOGS.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"
+        else:  # DuckDB answers a DELETE with the number of rows it deleted
+            sql = f"DELETE FROM {LOGS.name} WHERE {where}"
+        rows = store.query(sql, params)
+        deleted[dataset] = int(next(iter(rows[0].values()))) if rows else 0
+    return deleted
+
+
+def purge_files(
+    directory: Path, prefix: str, retention_days: dict[str, int], now: datetime | None = None
+) -> list[Path]:
+    """Delete NDJSON files whose day is past their dataset's retention."""
+    if not directory.is_dir():
+        return []
+    today = (now or utcnow()).date()
+    removed = []
+    for path in directory.glob(f"{prefix}-*.ndjson"):
+        match = _NDJSON_NAME.match(path.name)
+        if not match or match["prefix"] != prefix or match["dataset"] not in retention_days:
+            continue
+        day = datetime.strptime(match["day"], "%Y.%m.%d").date()
+        if (today - day).days > retention_days[match["dataset"]]:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+class PurgeService:
+    name = "logs-purge"
+
+    def __init__(
+        self,
+        store: EventStore,
+        retention_days: dict[str, int],
+        interval: float,
+        ndjson: tuple[Path, str] | None = None,
+    ):
+        self.store = store
+        self.retention_days = retention_days
+        self.interval = interval
+        self.ndjson = ndjson
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> None:
+        deleted = purge_store(self.store, self.retention_days)
+        files = purge_files(*self.ndjson, self.retention_days) if self.ndjson else []
+        if any(deleted.values()) or files:
+            log.info("logs_purged", rows=deleted, files=len(files))
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("logs_purge_failed")
+            self._stop.wait(self.interval)
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="logs-purge", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None

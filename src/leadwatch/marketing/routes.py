@@ -1,0 +1,160 @@
+"""GET /api/v1/analytics/{overview,funnel,channels,attribution,vitals} (admin scope)."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from starlette.concurrency import run_in_threadpool
+
+from leadwatch.marketing import analytics
+from leadwatch.marketing.analytics import Scope
+from leadwatch.runtime import Runtime
+from leadwatch.store.schema import utc_naive, utcnow
+from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.errors import ERROR_RESPONSES, ApiError
+
+router = APIRouter(
+    prefix="/api/v1/analytics",
+    tags=["analytics"],
+    responses=ERROR_RESPONSES,
+    dependencies=[Depends(require_scope("admin"))],
+)
+
+INTERVALS = {"1h": 3600, "1d": 86_400, "7d": 7 * 86_400}
+MAX_BUCKETS = 2000
+
+
+def scope(
+    site: Annotated[str, Query(max_length=63, description="Site id.")],
+    start: Annotated[datetime | None, Query(alias="from", description="Start (default: to - 30 days).")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now).")] = None,
+    channel: Annotated[str | None, Query(max_length=32, description="Only this channel.")] = None,
+    device: Annotated[str | None, Query(max_length=16, description="Only this device class.")] = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$", description="Only this country.")] = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> Scope:
+    if site not in runtime.site_ids:
+        raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
+    end_ts = utc_naive(end) if end else utcnow()
+    start_ts = utc_naive(start) if start else end_ts - timedelta(days=30)
+    if start_ts >= end_ts:
+        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
+    filters = tuple((k, v) for k, v in (("channel", channel), ("device", device), ("country", country)) if v)
+    return Scope(site, start_ts, end_ts, filters)
+
+
+@router.get("/overview", summary="Traffic, leads and conversion over time and by dimension")
+async def overview(
+    s: Scope = Depends(scope),
+    interval: Literal["1h", "1d", "7d"] = "1d",
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    seconds = INTERVALS[interval]
+    if math.ceil((s.end - s.start).total_seconds() / seconds) > MAX_BUCKETS:
+        raise ApiError(422, "too many buckets for this range",
+                       fields={"query.interval": f"too fine for this range (max {MAX_BUCKETS} buckets)"})
+    target = runtime.settings.collect.conversion_target
+
+    def run() -> dict[str, Any]:
+        events, records = runtime.events, runtime.records
+        leads = analytics.leads_in(records, s)
+        totals = analytics.totals(events, s)
+        rate = len(leads) / totals["visitors"] if totals["visitors"] else None
+        series = analytics.traffic_series(events, s, seconds)
+        per_bucket = analytics.count_by(leads, lambda f: _bucket(f.at, seconds))
+        for row in series:
+            row["ts"] = row.pop("bucket")
+            row["leads"] = per_bucket.get(row["ts"], 0)
+            row["conversion_rate"] = row["leads"] / row["visitors"] if row["visitors"] else None
+        return {
+            "site": s.site_id, "from": s.start, "to": s.end, "interval": interval,
+            "totals": {**totals, "leads": len(leads), "conversion_rate": rate,
+                       "target": target, "on_target": rate is not None and rate >= target},
+            "series": series,
+            "by_channel": analytics.conversion_table(
+                analytics.visitors_by(events, s, "channel"),
+                analytics.count_by(leads, lambda f: f.channel), target),
+            "by_landing_page": analytics.conversion_table(
+                analytics.visitors_by(events, s, "landing"),
+                analytics.count_by(leads, lambda f: f.landing_path), target)[:50],
+            "by_hour": analytics.conversion_table(
+                analytics.visitors_by(events, s, "hour"),
+                analytics.count_by(leads, lambda f: f.at.hour), target),
+            "by_device": analytics.conversion_table(
+                analytics.visitors_by(events, s, "device"),
+                _submits_by_device(runtime, s), target),
+        }
+
+    return await run_in_threadpool(run)
+
+
+# The event store's bucket origin (store/sql.py), so lead buckets line up with traffic's.
+ANCHOR = datetime(2000, 1, 3)
+
+
+def _bucket(at: datetime, seconds: int) -> datetime:
+    """The bucket start of a lead, aligned like the event store's buckets."""
+    elapsed = (utc_naive(at) - ANCHOR).total_seconds()
+    return ANCHOR + timedelta(seconds=(elapsed // seconds) * seconds)
+
+
+def _submits_by_device(runtime: Runtime, s: Scope) -> dict[Any, float]:
+    # Leads do not record a device; form submissions seen by /lw.js do.
+    where, params = s.where()
+    rows = runtime.events.query(
+        f"SELECT device AS key, count(DISTINCT session_id) AS n FROM events WHERE {where} "
+        "AND type = 'form_submit' GROUP BY 1",
+        params,
+    )
+    return {r["key"]: float(r["n"]) for r in rows}
+
+
+@router.get("/funnel", summary="Sessions at each funnel step, with drop-off")
+async def funnel(s: Scope = Depends(scope), runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
+    pages = runtime.settings.collect.site(s.site_id).funnel_pages
+    steps = await run_in_threadpool(analytics.funnel, runtime.events, s, pages)
+    return {"site": s.site_id, "from": s.start, "to": s.end, "steps": steps}
+
+
+@router.get("/channels", summary="Traffic, leads and conversion rate per channel")
+async def channels(s: Scope = Depends(scope), runtime: Runtime = Depends(get_runtime)) -> dict[str, Any]:
+    target = runtime.settings.collect.conversion_target
+    rows = await run_in_threadpool(analytics.channels, runtime.events, runtime.records, s, target)
+    return {"site": s.site_id, "from": s.start, "to": s.end, "target": target, "channels": rows}
+
+
+@router.get("/attribution", summary="Lead and won-value credit under five attribution models")
+async def attribution(
+    s: Scope = Depends(scope),
+    by: Literal["channel", "campaign"] = "channel",
+    lookback_days: Annotated[int | None, Query(ge=1, le=730)] = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    days = lookback_days or runtime.settings.collect.attribution_lookback_days
+    result = await run_in_threadpool(analytics.attribution, runtime.records, s, timedelta(days=days), by)
+    return {"site": s.site_id, "from": s.start, "to": s.end, "by": by, "lookback_days": days,
+            "models": list(analytics.MODELS), **result}
+
+
+@router.get("/vitals", summary="Web Vitals p75, ratings and budget compliance; conversion by rating")
+async def vitals(
+    s: Scope = Depends(scope),
+    by: Literal["page", "device", "all"] = "page",
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    budget = runtime.settings.collect.vitals_budget
+
+    def run() -> dict[str, Any]:
+        return {
+            "site": s.site_id, "from": s.start, "to": s.end, "by": by,
+            "thresholds": analytics.THRESHOLDS, "budget": budget,
+            "rows": analytics.vitals(runtime.events, s, budget, by),
+            "conversion_by_rating": {
+                m: analytics.conversion_by_vital_rating(runtime.events, s, m) for m in ("LCP", "INP")
+            },
+        }
+
+    return await run_in_threadpool(run)

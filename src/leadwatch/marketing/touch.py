@@ -1,0 +1,192 @@
+"""Touches: how a visitor reached the site, carried in a signed token so that a lead
+submitted days later is attributed without cookies.
+
+A touch is one session's landing: when, which channel, the UTM source/medium/
+campaign, the landing path and the referrer. ``Touches`` keeps the first touch, the
+latest, and a few in between (what multi-touch attribution models spread credit
+over). The collector hands the snippet a token after each landing; the snippet
+writes it into forms' hidden ``attribution_token`` field; lead intake reads it with
+:func:`read_touches`.
+
+Token: ``v1.<payload>.<mac>``; payload is base64url JSON (one array per touch),
+mac the first 16 bytes of HMAC-SHA256 over ``v1.<payload>`` with the installation's
+secret key. A token that fails any check reads as None, never as an error.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from leadwatch.marketing.channels import CHANNELS
+
+VERSION = "v1"
+MAC_BYTES = 16
+MAX_MIDDLE = 6  # touches kept between the first and the latest
+MAX_TOKEN_CHARS = 4096
+_LIMITS = {"source": 100, "medium": 100, "campaign": 100, "landing_path": 300, "referrer": 300}
+
+
+@dataclass(frozen=True, slots=True)
+class Touch:
+    ts: datetime  # aware UTC
+    channel: str
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    landing_path: str | None = None
+    referrer: str | None = None
+
+    def __post_init__(self) -> None:
+        # Whole seconds in UTC: what the token keeps, so a read token equals its touch.
+        ts = self.ts.replace(tzinfo=UTC) if self.ts.tzinfo is None else self.ts.astimezone(UTC)
+        object.__setattr__(self, "ts", ts.replace(microsecond=0))
+        for name, limit in _LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                object.__setattr__(self, name, value[:limit])
+
+    def same_source(self, other: Touch) -> bool:
+        return (self.channel, self.source, self.medium, self.campaign) == (
+            other.channel,
+            other.source,
+            other.medium,
+            other.campaign,
+        )
+
+    def _encode(self) -> list[Any]:
+        return [
+            int(self.ts.timestamp()),
+            self.channel,
+            self.source,
+            self.medium,
+            self.campaign,
+            self.landing_path,
+            self.referrer,
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (ISO timestamp), e.g. for a lead's ``touches`` column."""
+        return {
+            "ts": self.ts.isoformat(),
+            "channel": self.channel,
+            "source": self.source,
+            "medium": self.medium,
+            "campaign": self.campaign,
+            "landing_path": self.landing_path,
+            "referrer": self.referrer,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Touch:
+        return cls(**{**data, "ts": datetime.fromisoformat(data["ts"])})
+
+    @classmethod
+    def _decode(cls, data: Any) -> Touch:
+        if not (isinstance(data, list) and len(data) == 7 and isinstance(data[0], int)):
+            raise ValueError("a touch is a list of 7 fields")
+        ts, channel, *rest = data
+        if channel not in CHANNELS or not all(v is None or isinstance(v, str) for v in rest):
+            raise ValueError("bad touch fields")
+        return cls(datetime.fromtimestamp(ts, UTC), channel, *rest)
+
+
+@dataclass(frozen=True, slots=True)
+class Touches:
+    """A visitor's journey: the first touch, the latest, and up to MAX_MIDDLE between."""
+
+    first: Touch
+    latest: Touch
+    middle: tuple[Touch, ...] = ()
+
+    @classmethod
+    def start(cls, touch: Touch) -> Touches:
+        return cls(first=touch, latest=touch)
+
+    @property
+    def single(self) -> bool:
+        """Every landing so far came from the same source."""
+        return not self.middle and self.first.same_source(self.latest)
+
+    @property
+    def path(self) -> tuple[Touch, ...]:
+        """The distinct touches, oldest first (just the first when there is one source)."""
+        return (self.first,) if self.single else (self.first, *self.middle, self.latest)
+
+    def add(self, touch: Touch) -> Touches:
+        """The journey after a new landing. A repeat of the latest source only moves its
+        time; the oldest middle touches give way when more than MAX_MIDDLE are kept."""
+        if touch.same_source(self.latest):
+            return replace(self, latest=touch)
+        middle = self.middle if self.single else (*self.middle, self.latest)
+        return Touches(first=self.first, latest=touch, middle=tuple(middle[-MAX_MIDDLE:]))
+
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form for a record column: ``{"first", "latest", "middle"}``."""
+        return {
+            "first": self.first.to_dict(),
+            "latest": self.latest.to_dict(),
+            "middle": [t.to_dict() for t in self.middle],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Touches:
+        """The inverse of :meth:`to_dict`; raises ValueError/KeyError/TypeError if malformed."""
+        return cls(
+            first=Touch.from_dict(data["first"]),
+            latest=Touch.from_dict(data["latest"]),
+            middle=tuple(Touch.from_dict(t) for t in data.get("middle") or ()),
+        )
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _mac(secret: bytes, signed: str) -> bytes:
+    return hmac.new(secret, signed.encode("ascii"), hashlib.sha256).digest()[:MAC_BYTES]
+
+
+def sign_touches(secret: bytes, touches: Touches) -> str:
+    if not secret:
+        raise ValueError("an empty secret signs nothing")
+    kept = (touches.first,) if not touches.middle and touches.first == touches.latest else (
+        touches.first, *touches.middle, touches.latest
+    )
+    body = [t._encode() for t in kept]
+    signed = f"{VERSION}.{_b64(orjson.dumps(body))}"
+    return f"{signed}.{_b64(_mac(secret, signed))}"
+
+
+def read_touches(secret: bytes, token: str) -> Touches | None:
+    """The touches a token carries, or None when it is not one of ours (forged,
+    altered, truncated, another version, or signed with another key)."""
+    if not secret or not isinstance(token, str) or len(token) > MAX_TOKEN_CHARS:
+        return None
+    version, _, rest = token.strip().partition(".")
+    payload, _, mac = rest.partition(".")
+    if version != VERSION or not payload or not mac:
+        return None
+    try:
+        given = _unb64(mac)
+        if not hmac.compare_digest(given, _mac(secret, f"{version}.{payload}")):
+            return None
+        body = orjson.loads(_unb64(payload))
+        if not isinstance(body, list) or not 1 <= len(body) <= MAX_MIDDLE + 2:
+            return None
+        touches = [Touch._decode(item) for item in body]
+    except (ValueError, binascii.Error, orjson.JSONDecodeError, OverflowError, OSError):
+        return None
+    return Touches(first=touches[0], latest=touches[-1], middle=tuple(touches[1:-1]))

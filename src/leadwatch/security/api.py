@@ -1,0 +1,264 @@
+"""HTTP API of the security capability: the UI login session, and the admin API for
+incidents (an analyst's verdicts), bans and the summary the business tracks."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request, Response
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from leadwatch.runtime import Runtime
+from leadwatch.security import bans as ban_store
+from leadwatch.security import incidents
+from leadwatch.security.clients import client_ip
+from leadwatch.security.headers import is_https
+from leadwatch.security.models import INCIDENT_STATES, SecurityIncident
+from leadwatch.security.queries import security_event_counts
+from leadwatch.security.sessions import (
+    COOKIE,
+    CurrentUser,
+    LoginLocked,
+    authenticate,
+    close_session,
+    csrf_token,
+    open_session,
+    require_user,
+    sign_session,
+)
+from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.errors import ERROR_RESPONSES, ApiError
+
+session_router = APIRouter(prefix="/api/v1/session", tags=["session"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/security", tags=["security"], responses=ERROR_RESPONSES,
+                   dependencies=[Depends(require_scope("admin"))])
+
+
+# ---- the UI session ----------------------------------------------------------------------
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=150)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class SessionOut(BaseModel):
+    username: str
+    role: str
+    csrf_token: str = Field(description="Send it as X-CSRF-Token with every unsafe request.")
+
+
+@session_router.post("", response_model=SessionOut, summary="Log in (sets the session cookie)",
+                     responses={429: {"description": "the account is locked for a while; see Retry-After"}})
+async def login(body: Login, request: Request, response: Response,
+                runtime: Runtime = Depends(get_runtime)) -> SessionOut:
+    guard = runtime.guard
+    ip = client_ip(request.scope, guard.trusted_proxies)
+    settings = runtime.settings.security
+
+    def check() -> tuple[str, str, str] | None:
+        with runtime.records.session() as session:
+            user = authenticate(session, settings, body.username, body.password)
+            if user is None:
+                return None
+            opened = open_session(session, settings, user, ip)
+            return opened.id, user.username, user.role
+
+    try:
+        found = await run_in_threadpool(check)
+    except LoginLocked as exc:
+        raise ApiError(429, "too many failed logins: try again later",
+                       headers={"Retry-After": str(max(1, int(exc.retry_after) + 1))}) from None
+    if found is None:
+        await run_in_threadpool(guard.login_failure, guard.site_id, ip, body.username)
+        raise ApiError(401, "wrong username or password", fields={"body.password": "wrong username or password"})
+    session_id, username, role = found
+    response.set_cookie(
+        COOKIE, sign_session(runtime.secret_key, session_id),
+        max_age=settings.session_max_age_seconds, httponly=True, samesite="lax", path="/",
+        secure=_secure_cookie(settings.session_cookie_secure, request, guard.trusted_proxies),
+    )
+    return SessionOut(username=username, role=role, csrf_token=csrf_token(runtime.secret_key, session_id))
+
+
+def _secure_cookie(mode: str, request: Request, trusted: Any) -> bool:
+    return mode == "always" or (mode == "auto" and is_https(request.scope, trusted))
+
+
+@session_router.get("", response_model=SessionOut, summary="The logged-in user and the CSRF token")
+async def whoami(user: CurrentUser = Depends(require_user)) -> SessionOut:
+    return SessionOut(username=user.username, role=user.role, csrf_token=user.csrf_token)
+
+
+@session_router.delete("", status_code=204, summary="Log out (needs X-CSRF-Token)")
+async def logout(response: Response, user: CurrentUser = Depends(require_user),
+                 runtime: Runtime = Depends(get_runtime)) -> Response:
+    def close() -> None:
+        with runtime.records.session() as session:
+            close_session(session, user.session_id)
+
+    await run_in_threadpool(close)
+    response = Response(status_code=204)
+    response.delete_cookie(COOKIE, path="/")
+    return response
+
+
+# ---- incidents ---------------------------------------------------------------------------
+
+
+class IncidentOut(BaseModel):
+    id: int
+    site_id: str
+    ip: str
+    threat: str
+    severity: str
+    status: str
+    events: int
+    contained: int
+    first_seen_at: datetime
+    detected_at: datetime
+    last_seen_at: datetime
+    resolved_at: datetime | None
+    resolved_by: str | None
+    note: str | None
+    last_evidence: str | None
+
+    model_config = {"from_attributes": True}
+
+
+@router.get("/incidents", response_model=list[IncidentOut], summary="Security incidents, newest first")
+async def list_incidents(
+    runtime: Runtime = Depends(get_runtime),
+    status: Literal["open", "resolved", "false_positive"] | None = None,
+    site: Annotated[str | None, Query(max_length=63)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[IncidentOut]:
+    def fetch() -> list[IncidentOut]:
+        query = select(SecurityIncident).order_by(SecurityIncident.id.desc()).limit(limit)
+        if status:
+            query = query.where(SecurityIncident.status == status)
+        if site:
+            query = query.where(SecurityIncident.site_id == site)
+        with runtime.records.session() as session:
+            return [IncidentOut.model_validate(i) for i in session.scalars(query)]
+
+    return await run_in_threadpool(fetch)
+
+
+class Verdict(BaseModel):
+    status: Literal["resolved", "false_positive"] = Field(
+        description="resolved: dealt with; false_positive: not an attack (counts in the FP rate)")
+    note: str | None = Field(None, max_length=2000)
+    by: str = Field("analyst", min_length=1, max_length=150, description="Who decided.")
+
+
+@router.post("/incidents/{incident_id}", response_model=IncidentOut,
+             summary="Resolve an incident or mark it a false positive",
+             responses={404: {"description": "no such incident"}})
+async def judge_incident(incident_id: int, verdict: Verdict,
+                         runtime: Runtime = Depends(get_runtime)) -> IncidentOut:
+    assert verdict.status in INCIDENT_STATES
+    incident = await run_in_threadpool(incidents.mark, runtime.records, incident_id, verdict.status,
+                                       verdict.by, verdict.note)
+    if incident is None:
+        raise ApiError(404, f"no incident {incident_id}", fields={"path.incident_id": "no such incident"})
+    return IncidentOut.model_validate(incident)
+
+
+# ---- bans --------------------------------------------------------------------------------
+
+
+class BanOut(BaseModel):
+    id: int
+    network: str
+    reason: str
+    threat: str | None
+    created_by: str
+    created_at: datetime
+    expires_at: datetime
+
+    model_config = {"from_attributes": True}
+
+
+class BanIn(BaseModel):
+    address: str = Field(max_length=64, description="An IP address or a network (CIDR).")
+    seconds: int = Field(3600, ge=1, le=365 * 86_400, description="How long the ban lasts.")
+    reason: str = Field("banned by hand", min_length=1, max_length=500)
+
+
+@router.get("/bans", response_model=list[BanOut], summary="Bans in force now")
+async def list_bans(runtime: Runtime = Depends(get_runtime)) -> list[BanOut]:
+    bans = await run_in_threadpool(ban_store.active_bans, runtime.records)
+    return [BanOut.model_validate(b) for b in bans]
+
+
+@router.post("/bans", response_model=BanOut, status_code=201, summary="Ban an address or network")
+async def add_ban(body: BanIn, runtime: Runtime = Depends(get_runtime)) -> BanOut:
+    try:
+        ban_store.parse_network(body.address)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), fields={"body.address": "not an IP address or network"}) from None
+    ban = await run_in_threadpool(lambda: runtime.guard.bans.ban(
+        body.address, seconds=body.seconds, reason=body.reason, threat=None, created_by="api"))
+    return BanOut.model_validate(ban)
+
+
+@router.delete("/bans/{address:path}", status_code=204, summary="Lift the bans of an address or network",
+               responses={404: {"description": "no ban in force for it"}})
+async def lift_ban(address: str, runtime: Runtime = Depends(get_runtime)) -> Response:
+    try:
+        lifted = await run_in_threadpool(ban_store.lift_bans, runtime.records, address)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), fields={"path.address": "not an IP address or network"}) from None
+    if not lifted:
+        raise ApiError(404, f"no ban in force for {address}", fields={"path.address": "not banned"})
+    await run_in_threadpool(runtime.guard.bans.reload)
+    return Response(status_code=204)
+
+
+# ---- summary -----------------------------------------------------------------------------
+
+
+class Summary(BaseModel):
+    start: datetime
+    end: datetime
+    incidents: int
+    open: int
+    by_severity: dict[str, int]
+    by_threat: dict[str, int]
+    by_status: dict[str, int]
+    mttd_seconds: float | None = Field(description="Mean time from the first malicious event to detection.")
+    mttr_seconds: float | None = Field(description="Mean time from detection to resolution (resolved incidents).")
+    false_positive_rate: float | None = Field(description="Share of the incidents marked false positive.")
+    events: dict[str, dict[str, int]] = Field(description="Security events: threat -> action -> count.")
+    bans_active: int
+
+
+@router.get("/summary", response_model=Summary, summary="Incidents, MTTD, MTTR, false positives, events")
+async def security_summary(
+    runtime: Runtime = Depends(get_runtime),
+    site: Annotated[str | None, Query(max_length=63)] = None,
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    end: Annotated[datetime | None, Query(alias="to")] = None,
+) -> Summary:
+    if site is not None and site not in runtime.site_ids:
+        raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
+    end_ts = _aware(end) if end else datetime.now(UTC)
+    start_ts = _aware(start) if start else end_ts - timedelta(days=7)
+    if start_ts >= end_ts:
+        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
+
+    def gather() -> dict[str, Any]:
+        data = incidents.summary(runtime.records, site, start_ts, end_ts)
+        data["events"] = security_event_counts(runtime.events, site, start_ts, end_ts)
+        data["bans_active"] = len(ban_store.active_bans(runtime.records))
+        return data
+
+    return Summary(start=start_ts, end=end_ts, **await run_in_threadpool(gather))
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

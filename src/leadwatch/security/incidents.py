@@ -1,0 +1,280 @@
+"""Security incidents: security events grouped by site, address and threat.
+
+Events that arrive within ``security.incident_window_seconds`` of the incident's last
+one join it; a later one opens a new incident. The tracker is a listener of the
+SecurityLog: ``record`` only queues (the request path never waits for the database),
+and a background thread writes the queue to the RecordStore once a second, grouped,
+in one transaction. A new incident (or one whose severity rose) is announced through
+the notification outbox.
+
+An incident whose every event was contained (blocked, rate limited, banned) ends by
+itself once the window passes without another event: it was resolved when the attack
+stopped, ``resolved_at = last_seen_at``. Incidents where leadwatch only flagged or
+saw the attack (in logs) stay open until an analyst resolves them, or marks them a
+false positive, in the admin API.
+"""
+
+from __future__ import annotations
+
+import queue
+import statistics
+import threading
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import CollectorRegistry, Gauge
+from sqlalchemy import func, select
+
+from leadwatch.notify.base import Message, Severity
+from leadwatch.security.detect import Threat
+from leadwatch.security.events import Action, SecurityEvent
+from leadwatch.security.models import SEVERITIES, SecurityIncident
+from leadwatch.store.models import now
+from leadwatch.store.records import RecordStore
+
+log = structlog.get_logger(__name__)
+
+BASE_SEVERITY: dict[str, str] = {
+    Threat.SQLI: "high",
+    Threat.BRUTE_FORCE: "high",
+    Threat.CREDENTIAL_STUFFING: "high",
+    Threat.XSS: "medium",
+    Threat.PATH_TRAVERSAL: "medium",
+    Threat.FLOOD: "medium",
+    Threat.PROBE: "low",
+    Threat.SCANNER: "low",
+    Threat.PROBING: "low",
+    Threat.FORM_SPAM: "low",
+}
+CONTAINED = frozenset({Action.BLOCKED, Action.RATE_LIMITED, Action.BANNED})
+# Who hears about what: developers fix injectable code; the security team handles the rest.
+DEVELOPER_THREATS = frozenset({Threat.SQLI})
+MAX_QUEUE = 100_000
+NO_IP = "-"
+
+Enqueue = Callable[..., Any]  # Outbox.enqueue(receiver, message, session)
+
+
+def severity_of(threat: str, events: int, escalate_at: int) -> str:
+    base = SEVERITIES.index(BASE_SEVERITY.get(threat, "medium"))
+    return SEVERITIES[min(base + (events >= escalate_at), len(SEVERITIES) - 1)]
+
+
+def _aware(ts: datetime) -> datetime:
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
+
+
+@dataclass
+class _Group:
+    events: int = 0
+    contained: int = 0
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    detected: datetime | None = None
+    evidence: str | None = None
+
+
+class IncidentTracker:
+    name = "security-incidents"
+
+    def __init__(
+        self,
+        records: RecordStore,
+        registry: CollectorRegistry,
+        *,
+        window_seconds: int,
+        escalate_events: int,
+        receivers: dict[str, list[str]] | None = None,  # "security"/"developers" -> names
+        enqueue: Enqueue | None = None,
+        clock: Callable[[], datetime] = now,
+        interval: float = 1.0,
+    ):
+        self.records = records
+        self.window = timedelta(seconds=window_seconds)
+        self.escalate_events = escalate_events
+        self.receivers = receivers or {}
+        self.enqueue = enqueue
+        self.clock = clock
+        self.interval = interval
+        self._queue: queue.Queue[tuple[SecurityEvent, datetime]] = queue.Queue(MAX_QUEUE)
+        self._open = Gauge("leadwatch_security_incidents_open", "Security incidents not yet resolved.",
+                           ["severity"], registry=registry)
+        for severity in SEVERITIES:
+            self._open.labels(severity)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- the SecurityLog listener: quick, never blocks ---------------------------------
+
+    def __call__(self, events: Sequence[SecurityEvent]) -> None:
+        detected = self.clock()
+        for event in events:
+            try:
+                self._queue.put_nowait((event, detected))
+            except queue.Full:  # the events are stored; only their grouping is lost
+                log.warning("incident_queue_full", threat=event.threat)
+
+    # -- the background pass ------------------------------------------------------------
+
+    def process(self) -> None:
+        """Write queued events into incidents, end the quiet contained ones, set gauges."""
+        groups: dict[tuple[str, str, str], _Group] = defaultdict(_Group)
+        while True:
+            try:
+                event, detected = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            g = groups[(event.site_id, event.ip or NO_IP, event.threat)]
+            seen = _aware(event.ts or detected.replace(tzinfo=None))
+            first = _aware(event.first_seen) if event.first_seen else seen
+            g.events += 1
+            g.contained += event.action in CONTAINED
+            g.first_seen = min(first, g.first_seen or first)
+            g.last_seen = max(seen, g.last_seen or seen)
+            g.detected = min(detected, g.detected or detected)
+            g.evidence = event.evidence or g.evidence
+        announce: list[SecurityIncident] = []
+        with self.records.session() as session:
+            for (site_id, ip, threat), g in groups.items():
+                assert g.first_seen and g.last_seen and g.detected
+                incident = session.scalars(
+                    select(SecurityIncident)
+                    .where(SecurityIncident.site_id == site_id, SecurityIncident.ip == ip,
+                           SecurityIncident.threat == threat, SecurityIncident.status == "open",
+                           SecurityIncident.last_seen_at >= g.first_seen - self.window)
+                    .order_by(SecurityIncident.id.desc())
+                    .limit(1)
+                ).first()
+                if incident is None:
+                    incident = SecurityIncident(
+                        site_id=site_id, ip=ip, threat=threat, status="open", events=0,
+                        contained=0, first_seen_at=g.first_seen, detected_at=g.detected,
+                        last_seen_at=g.last_seen, severity=severity_of(threat, 0, self.escalate_events),
+                    )
+                    session.add(incident)
+                    announce.append(incident)
+                before = incident.severity
+                incident.events += g.events
+                incident.contained += g.contained
+                incident.first_seen_at = min(incident.first_seen_at, g.first_seen)
+                incident.last_seen_at = max(incident.last_seen_at, g.last_seen)
+                incident.last_evidence = (g.evidence or "")[:200] or incident.last_evidence
+                incident.severity = severity_of(threat, incident.events, self.escalate_events)
+                if incident.severity != before and incident not in announce:
+                    announce.append(incident)
+            session.flush()
+            self._end_quiet(session)
+            for incident in announce:
+                self._announce(incident, session)
+            counts = dict(session.execute(
+                select(SecurityIncident.severity, func.count())
+                .where(SecurityIncident.status == "open").group_by(SecurityIncident.severity)
+            ).all())
+        for severity in SEVERITIES:
+            self._open.labels(severity).set(counts.get(severity, 0))
+
+    def _end_quiet(self, session: Any) -> None:
+        quiet = session.scalars(
+            select(SecurityIncident).where(
+                SecurityIncident.status == "open",
+                SecurityIncident.contained == SecurityIncident.events,
+                SecurityIncident.last_seen_at < self.clock() - self.window,
+            )
+        ).all()
+        for incident in quiet:
+            incident.status = "resolved"
+            incident.resolved_at = max(incident.last_seen_at, incident.detected_at)
+            incident.resolved_by = "auto"
+
+    def _announce(self, incident: SecurityIncident, session: Any) -> None:
+        if self.enqueue is None:
+            return
+        team = "developers" if incident.threat in DEVELOPER_THREATS else "security"
+        message = incident_message(incident)
+        for receiver in self.receivers.get(team, []):
+            self.enqueue(receiver, message, session)
+
+    # -- service ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            self._pass()
+
+    def _pass(self) -> None:
+        try:
+            self.process()
+        except Exception:  # the store may be down; events stay queued for the next pass
+            log.exception("incident_pass_failed")
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+        self._pass()  # what was queued before the stop
+
+
+def incident_message(incident: SecurityIncident) -> Message:
+    severity: Severity = "critical" if incident.severity in ("high", "critical") else "warning"
+    return Message(
+        subject=f"[{incident.severity}] {incident.threat.replace('_', ' ')} from {incident.ip} "
+        f"on {incident.site_id}",
+        text=f"Security incident {incident.id}: {incident.events} event(s) of "
+        f"{incident.threat} from {incident.ip} since {incident.first_seen_at:%Y-%m-%d %H:%M:%S} UTC; "
+        f"{incident.contained} contained. Last evidence: {incident.last_evidence or '-'}",
+        severity=severity,
+        dedup_key=f"security-incident-{incident.id}",
+        facts={"site": incident.site_id, "threat": incident.threat, "address": incident.ip,
+               "severity": incident.severity, "events": str(incident.events)},
+    )
+
+
+def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str | None) -> SecurityIncident | None:
+    """An analyst's verdict: ``resolved`` or ``false_positive``; None if no such incident."""
+    with records.session() as session:
+        incident = session.get(SecurityIncident, incident_id)
+        if incident is None:
+            return None
+        incident.status = status
+        incident.resolved_at = incident.resolved_at or now()
+        incident.resolved_by = by
+        if note is not None:
+            incident.note = note
+        return incident
+
+
+def summary(records: RecordStore, site_id: str | None, start: datetime, end: datetime) -> dict[str, Any]:
+    """Incidents detected in [start, end): counts, MTTD, MTTR and false-positive rate."""
+    with records.session() as session:
+        query = select(SecurityIncident).where(
+            SecurityIncident.detected_at >= start, SecurityIncident.detected_at < end)
+        if site_id:
+            query = query.where(SecurityIncident.site_id == site_id)
+        incidents = session.scalars(query).all()
+    by: dict[str, dict[str, int]] = {"severity": {s: 0 for s in SEVERITIES}, "threat": {}, "status": {}}
+    ttd, ttr = [], []
+    for i in incidents:
+        by["severity"][i.severity] = by["severity"].get(i.severity, 0) + 1
+        by["threat"][i.threat] = by["threat"].get(i.threat, 0) + 1
+        by["status"][i.status] = by["status"].get(i.status, 0) + 1
+        ttd.append(max(0.0, (i.detected_at - i.first_seen_at).total_seconds()))
+        if i.status == "resolved" and i.resolved_at:
+            ttr.append(max(0.0, (i.resolved_at - i.detected_at).total_seconds()))
+    false_positives = by["status"].get("false_positive", 0)
+    return {
+        "incidents": len(incidents),
+        "open": by["status"].get("open", 0),
+        "by_severity": by["severity"],
+        "by_threat": by["threat"],
+        "by_status": by["status"],
+        "mttd_seconds": statistics.fmean(ttd) if ttd else None,
+        "mttr_seconds": statistics.fmean(ttr) if ttr else None,
+        "false_positive_rate": false_positives / len(incidents) if incidents else None,
+    }

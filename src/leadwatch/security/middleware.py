@@ -1,0 +1,202 @@
+"""The security middleware: pure ASGI, so it protects any Python ASGI site, not only
+leadwatch (``app = SecurityMiddleware(app, guard=Guard(...))``).
+
+For each HTTP request, in order: refuse a banned address (403); rate-limit with a
+token bucket per address (429 with Retry-After); inspect the path, the query, the
+User-Agent and a form or JSON body (up to ``security.inspect_body_bytes``) and refuse
+a request carrying a blocked threat (403, SQL injection by default) while flagging
+the rest (recorded; ``scope["state"]["security"]`` lists them for the app); after the
+answer, feed the rate detectors (brute force, floods, probing, form spam), which may
+ban the address. Refusals use leadwatch's JSON error envelope.
+
+In leadwatch it sits inside the ObservabilityMiddleware, so refused requests still
+get a request id, a log line and RED metrics.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from leadwatch.security.clients import client_ip
+from leadwatch.security.detect import Field, Threat
+from leadwatch.security.detectors import Observed
+from leadwatch.security.events import Action
+from leadwatch.security.guard import Guard, Seen
+from leadwatch.web.errors import error_response
+
+GuardSource = Guard | Callable[[Scope], Guard | None]
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+MAX_JSON_VALUES = 1000  # strings inspected per JSON body
+
+
+def runtime_guard(scope: Scope) -> Guard | None:
+    """leadwatch's own guard, once the app's lifespan has started the runtime."""
+    runtime = getattr(scope["app"].state, "runtime", None)
+    return getattr(runtime, "guard", None)
+
+
+class SecurityMiddleware:
+    def __init__(self, app: ASGIApp, guard: GuardSource):
+        self.app = app
+        self._guard = guard if callable(guard) and not isinstance(guard, Guard) else (lambda _s: guard)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        guard = self._guard(scope) if scope["type"] == "http" else None
+        if guard is None or not guard.settings.enabled:
+            await self.app(scope, receive, send)
+            return
+        ip = client_ip(scope, guard.trusted_proxies)
+        path: str = scope["path"]
+        until = guard.bans.banned(ip)
+        if until is not None:
+            guard.refused.labels("banned").inc()
+            await _refuse(scope, send, error_response(
+                403, "this address is banned", code="banned",
+                headers={"Retry-After": str(_seconds_until(until))}))
+            return
+        status = 500
+        seen: list[Seen] = []
+        wait = guard.bucket.take(ip)
+        try:
+            if wait > 0:
+                status = 429
+                guard.refused.labels("rate_limited").inc()
+                await _refuse(scope, send, error_response(
+                    429, "too many requests from this address; slow down",
+                    headers={"Retry-After": str(max(1, math.ceil(wait)))}))
+                return
+            body = None
+            if path not in guard.settings.body_inspected_by_route:
+                receive, body = await _read_body(scope, receive, guard.settings.inspect_body_bytes)
+            seen = guard.inspect(_values(scope, body))
+            if seen:
+                blocked = guard.blocks(seen)
+                guard.log.record(*guard.findings_events(
+                    seen, site_id=guard.site_id, ip=ip, path=path, source="middleware", blocked=blocked))
+                if blocked:
+                    status = 403
+                    guard.refused.labels("attack").inc()
+                    await _refuse(scope, send, _blocked_response(seen, guard))
+                    return
+                scope.setdefault("state", {})["security"] = seen
+
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
+
+            await self.app(scope, receive, send_status)
+        finally:
+            observed = Observed(site_id=guard.site_id, ip=ip, method=scope["method"], path=path,
+                                status=status, at=guard.clock(),
+                                probe=any(s.threat is Threat.PROBE for s in seen))
+            detections = guard.detectors.observe(observed)
+            if detections:  # rare: a ban writes to the store, off the event loop
+                await run_in_threadpool(guard.respond, detections, "middleware", Action.FLAGGED)
+
+
+def _values(scope: Scope, body: tuple[bytes, bytes] | None) -> Iterator[tuple[Field, str | None, str]]:
+    yield Field.PATH, None, scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+    query: bytes = scope.get("query_string", b"")
+    if query:
+        yield from _pairs(Field.QUERY, query.decode("latin-1"))
+    for name, value in scope["headers"]:
+        if name == b"user-agent":
+            yield Field.HEADER, "user-agent", value.decode("latin-1")
+    if body is not None:
+        content_type, data = body
+        if content_type.startswith(b"application/x-www-form-urlencoded"):
+            yield from _pairs(Field.FORM, data.decode("utf-8", "replace"))
+        elif content_type.startswith(b"application/json"):
+            try:
+                document = orjson.loads(data)
+            except orjson.JSONDecodeError:
+                return  # the app answers 422; nothing to inspect
+            yield from _json_strings(document)
+
+
+def _pairs(field: Field, text: str) -> Iterator[tuple[Field, str | None, str]]:
+    """Raw (still encoded) names and values: inspection decodes them as a server would."""
+    for part in text.split("&"):
+        name, _, value = part.partition("=")
+        if name:
+            yield field, name[:64], name
+        if value:
+            yield field, name[:64], value
+
+
+def _json_strings(document: Any) -> Iterator[tuple[Field, str | None, str]]:
+    stack: list[tuple[str, Any]] = [("", document)]
+    count = 0
+    while stack and count < MAX_JSON_VALUES:
+        where, node = stack.pop()
+        if isinstance(node, str):
+            count += 1
+            yield Field.FORM, where or None, node
+        elif isinstance(node, dict):
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
+        elif isinstance(node, list):
+            stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
+
+
+async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[Receive, tuple[bytes, bytes] | None]:
+    """For a form or JSON body of at most ``limit`` bytes: (a receive that replays it,
+    (content type, body)). Other bodies are left unread: (receive, None)."""
+    if limit <= 0 or scope["method"] not in _BODY_METHODS:
+        return receive, None
+    headers = dict(scope["headers"])
+    content_type = headers.get(b"content-type", b"").lower()
+    if not content_type.startswith((b"application/x-www-form-urlencoded", b"application/json")):
+        return receive, None
+    declared = headers.get(b"content-length")
+    if declared is not None and (not declared.isdigit() or int(declared) > limit):
+        return receive, None
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        size += len(message.get("body", b""))
+        if size > limit or not message.get("more_body", False):
+            break
+    complete = size <= limit and messages[-1]["type"] == "http.request" and not messages[-1].get("more_body")
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    body = b"".join(m.get("body", b"") for m in messages) if complete else None
+    return replay, (content_type, body) if body is not None else None
+
+
+def _blocked_response(seen: list[Seen], guard: Guard) -> Any:
+    blocked = [s for s in seen if s.threat in guard.block]
+    fields = {
+        (f"{s.field}.{s.name}" if s.name else str(s.field)): f"refused: {s.threat.replace('_', ' ')}"
+        for s in blocked
+    }
+    kinds = ", ".join(sorted({s.threat.replace("_", " ") for s in blocked}))
+    return error_response(403, f"the request was refused as an attack ({kinds})", code="blocked",
+                          fields=fields)
+
+
+async def _refuse(scope: Scope, send: Send, response: Any) -> None:
+    await response(scope, _disconnected, send)
+
+
+async def _disconnected() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _seconds_until(until: Any) -> int:
+    from leadwatch.store.models import now
+
+    return max(1, math.ceil((until - now()).total_seconds()))

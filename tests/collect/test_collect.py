@@ -1,0 +1,181 @@
+"""POST /collect end to end through the in-process app, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from leadwatch.app import create_app
+from leadwatch.marketing.touch import read_touches
+from leadwatch.settings import Settings
+
+UA = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/131.0.0.0 Mobile Safari/537.36"
+)
+HEADERS = {"content-type": "text/plain", "user-agent": UA}
+PAGE = "https://rebootmedia.example/services/seo"
+
+
+def post(client: TestClient, events: Any, site: str = "default", **headers: str) -> Any:
+    return client.post(
+        f"/collect?site={site}", content=orjson.dumps(events), headers={**HEADERS, **headers}
+    )
+
+
+def stored(client: TestClient) -> list[dict[str, Any]]:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.event_buffer.flush()
+    return runtime.events.query("SELECT * FROM events WHERE type <> 'security' ORDER BY type")
+
+
+def metric(client: TestClient, line_start: str) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith(line_start + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_accepts_good_events_and_rejects_bad_ones_one_by_one(client: TestClient) -> None:
+    events = [
+        {"type": "pageview", "url": PAGE + "?utm_source=google&utm_medium=cpc&gclid=x",
+         "referrer": "https://www.google.com/", "title": "SEO"},
+        {"type": "vital", "name": "LCP", "value": 2100, "url": PAGE,
+         "props": {"rating": "good", "phase": "resourceLoadDelay"}},
+        {"type": "vital", "name": "CLS", "value": 0.04, "url": PAGE},
+        {"type": "vital", "name": "XYZ", "value": 1, "url": PAGE},
+        {"type": "pageview", "url": "javascript:alert(1)"},
+        {"type": "nonsense", "url": PAGE},
+        "not even an object",
+    ]
+    r = post(client, events)
+    assert r.status_code == 202
+    body = r.json()
+    assert body["accepted"] == 3
+    assert [(x["index"], x["reason"]) for x in body["rejected"]] == [
+        (3, "invalid"), (4, "invalid"), (5, "invalid"), (6, "invalid")
+    ]
+    assert "name" in body["rejected"][0]["detail"]
+    rows = stored(client)
+    assert len(rows) == 3
+    pageview = next(r for r in rows if r["type"] == "pageview")
+    assert pageview["channel"] == "Paid Search"
+    assert pageview["device"] == "mobile" and pageview["browser"] == "Chrome Mobile"
+    assert pageview["path"] == "/services/seo"
+    assert pageview["props"]["entry"] is True and pageview["props"]["utm_source"] == "google"
+    vitals = {r["name"]: r["value"] for r in rows if r["type"] == "vital"}
+    assert vitals == {"LCP": pytest.approx(2.1), "CLS": pytest.approx(0.04)}
+    # One visitor, one session, for every event of the batch; no IP stored anywhere.
+    assert len({(r["visitor_id"], r["session_id"]) for r in rows}) == 1
+    assert all("testclient" not in str(r) for r in rows)
+    assert metric(client, 'leadwatch_events_dropped_total{reason="invalid"}') == 4
+    assert metric(client, "leadwatch_events_received_total") == 7
+    assert metric(client, 'leadwatch_page_views_total{channel="Paid Search",device="mobile"}') == 1
+    assert metric(client, 'leadwatch_web_vitals_lcp_seconds_bucket{device="mobile",le="2.5"}') == 1
+
+
+def test_the_token_carries_the_landing_touch(client: TestClient) -> None:
+    r = post(client, [{"type": "pageview", "url": PAGE, "referrer": "https://chatgpt.com/"}])
+    touches = read_touches(client.app.state.runtime.secret_key, r.json()["token"])  # type: ignore[attr-defined]
+    assert touches is not None
+    assert touches.first.channel == "AI Assistants" and touches.first.landing_path == "/services/seo"
+
+
+def test_bots_are_dropped_with_their_reason(client: TestClient) -> None:
+    bot = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+    r = post(client, [{"type": "pageview", "url": PAGE}] * 2, **{"user-agent": bot})
+    assert r.status_code == 202 and r.json()["accepted"] == 0
+    assert {x["reason"] for x in r.json()["rejected"]} == {"bot"}
+    assert stored(client) == []
+
+
+def test_attacks_in_the_address_are_blocked_and_recorded(client: TestClient) -> None:
+    url = PAGE + "?q=%3Cscript%3Ealert(1)%3C/script%3E"
+    r = post(client, [{"type": "pageview", "url": url}])
+    assert r.json()["rejected"][0]["reason"] == "blocked"
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.event_buffer.flush()
+    assert runtime.events.count(type="security") == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        (b"{not json", "text/plain", 400),
+        (b"[]", "application/json", 422),
+        (b"42", "text/plain", 422),
+        (b"[]", "application/x-www-form-urlencoded", 415),
+    ],
+)
+def test_unreadable_bodies(client: TestClient, body: bytes, content_type: str, status: int) -> None:
+    r = client.post("/collect?site=default", content=body, headers={**HEADERS, "content-type": content_type})
+    assert r.status_code == status
+    assert r.json()["error"]["fields"]
+
+
+def test_unknown_site_is_404(client: TestClient) -> None:
+    r = post(client, [{"type": "pageview", "url": PAGE}], site="nope")
+    assert r.status_code == 404 and r.json()["error"]["fields"] == {"query.site": "unknown site"}
+
+
+@pytest.fixture
+def strict(settings_for: Callable[..., Settings]) -> Iterator[TestClient]:
+    settings = settings_for(
+        collect={
+            "max_batch_events": 5,
+            "max_body_bytes": 2048,
+            "sites": {"default": {"allowed_origins": ["https://www.rebootmedia.example"],
+                                  "consent_required": True}},
+        }
+    )
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def test_size_caps_are_413(strict: TestClient) -> None:
+    assert post(strict, [{"type": "pageview", "url": PAGE}] * 6).status_code == 413
+    big = [{"type": "pageview", "url": PAGE + "?x=" + "a" * 1900}] * 2
+    assert post(strict, big).status_code == 413
+
+
+def test_cors_allow_list(strict: TestClient) -> None:
+    ok = post(strict, [{"type": "pageview", "url": PAGE}], origin="https://www.rebootmedia.example")
+    assert ok.status_code == 202
+    assert ok.headers["access-control-allow-origin"] == "https://www.rebootmedia.example"
+    bad = post(strict, [{"type": "pageview", "url": PAGE}], origin="https://evil.example")
+    assert bad.status_code == 403 and "header.origin" in bad.json()["error"]["fields"]
+    pre = strict.options("/collect?site=default", headers={"origin": "https://www.rebootmedia.example"})
+    assert pre.status_code == 204 and "POST" in pre.headers["access-control-allow-methods"]
+
+
+def test_consent_required_sites_store_only_consented_batches(strict: TestClient) -> None:
+    without = post(strict, [{"type": "pageview", "url": PAGE}])
+    assert without.json()["rejected"][0]["reason"] == "consent"
+    with_consent = strict.post(
+        "/collect?site=default&c=1", content=orjson.dumps([{"type": "pageview", "url": PAGE}]),
+        headers=HEADERS,
+    )
+    assert with_consent.json()["accepted"] == 1
+    assert len(stored(strict)) == 1
+
+
+def test_sessions_end_after_inactivity(settings_for: Callable[..., Settings]) -> None:
+    from datetime import datetime, timedelta
+
+    with TestClient(create_app(settings_for())) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        site = runtime.settings.sites[0]
+        t0 = datetime(2026, 11, 20, 10, 0)
+        for minutes in (0, 20, 45, 80):
+            runtime.collector.collect(
+                site, [{"type": "pageview", "url": f"{PAGE}/{minutes}"}],
+                ip="203.0.113.9", user_agent=UA, received_at=t0 + timedelta(minutes=minutes),
+            )
+        rows = stored(client)
+        # 0 and 20 share a session; 45 is 25 min after 20 (same); 80 is 35 min later: new.
+        assert len({r["session_id"] for r in rows}) == 2
+        assert len({r["visitor_id"] for r in rows}) == 1

@@ -1,0 +1,224 @@
+"""POST /api/leads end to end (in-process, on both backends): JSON and forms,
+validation, durability and idempotency, defence, and routing to sales."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from leadwatch.app import create_app
+from leadwatch.leads.models import Lead
+from leadwatch.notify.models import OutboxMessage
+from leadwatch.settings import Settings
+from tests.conftest import ADMIN
+
+ANN = {"name": "Ann Example", "email": "Ann@Example.com", "phone": "+44 20 7946 0000",
+       "company": "Acme", "budget": "20k", "utm_source": "google", "utm_medium": "organic"}
+
+
+@pytest.fixture
+def lead_settings(backend: str, settings_for: Callable[..., Settings]) -> Settings:
+    return settings_for(
+        backend,
+        notify={"receivers": {"sales": {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}},
+                "poll_interval_seconds": 300},
+        leads={"sites": {"default": {"sales_receivers": ["sales"], "thank_you_url": "https://example.com/thanks",
+                                     "target_countries": ["GB"], "target_industries": ["software"]}},
+               "rate_limit_per_email": 3, "rate_limit_per_ip": 8},
+        # The security middleware's own limits and body checks are tested elsewhere.
+        security={"enabled": False},
+    )
+
+
+@pytest.fixture
+def app_client(lead_settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(lead_settings)) as client:
+        yield client
+
+
+def stored(client: TestClient) -> list[Lead]:
+    with client.app.state.runtime.records.session() as session:  # type: ignore[attr-defined]
+        return list(session.scalars(select(Lead).order_by(Lead.id)))
+
+
+def outbox(client: TestClient) -> list[OutboxMessage]:
+    with client.app.state.runtime.records.session() as session:  # type: ignore[attr-defined]
+        return list(session.scalars(select(OutboxMessage)))
+
+
+def metric(client: TestClient, name: str, **labels: str) -> float:
+    value = client.app.state.metrics.registry.get_sample_value(name, labels)  # type: ignore[attr-defined]
+    return value or 0.0
+
+
+def test_a_json_lead_is_scored_stored_and_routed(app_client: TestClient) -> None:
+    response = app_client.post("/api/leads", json={**ANN, "country": "gb", "industry": "Software",
+                                                   "consent": {"marketing": True, "policy_version": "v3"},
+                                                   "experiments": {"hero": "b"}})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert set(body) == {"id", "score", "tier", "follow_up_due"}
+    (lead,) = stored(app_client)
+    assert (lead.id, lead.score, lead.tier) == (body["id"], body["score"], body["tier"])
+    assert lead.email == "ann@example.com" and lead.channel == "Organic Search"
+    assert lead.consent == {"marketing": True, "processing": False, "policy_version": "v3"}
+    assert lead.score_breakdown["factors"]["completion"]["score"] == 100
+    assert lead.tier in ("premium", "high") and lead.follow_up_due is not None
+    (note,) = outbox(app_client)  # committed with the lead
+    assert note.receiver == "sales" and "Ann Example" in note.message["subject"]
+    assert metric(app_client, "leadwatch_leads_submitted_total", channel="Organic Search", tier=lead.tier) == 1
+
+
+def test_a_form_post_is_redirected_to_the_thank_you_page(app_client: TestClient) -> None:
+    form = {"name": "Bob", "email": "bob@example.com", "consent_processing": "on", "exp_cta": "green",
+            "shoe_size": "44"}
+    response = app_client.post("/api/leads", data=form, follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "https://example.com/thanks"
+    (lead,) = stored(app_client)
+    assert lead.consent["processing"] is True and lead.experiments == {"cta": "green"}
+    assert metric(app_client, "leadwatch_leads_unknown_fields_total") == 1
+    # multipart, asking for JSON
+    response = app_client.post("/api/leads", files={"name": (None, "Cy"), "email": (None, "cy@example.com")},
+                               headers={"Accept": "application/json"})
+    assert response.status_code == 201 and response.json()["tier"] in ("standard", "low", "high")
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"name": "A"}, "body.email"),
+        ({"name": "A", "email": "not-an-email"}, "body.email"),
+        ({"name": "", "email": "a@example.com"}, "body.name"),
+        ({"name": "A" * 201, "email": "a@example.com"}, "body.name"),
+        ({"name": "A", "email": "a@example.com", "phone": "call me"}, "body.phone"),
+        ({"name": "A", "email": "a@example.com", "country": "England"}, "body.country"),
+        ({"name": "A", "email": "a@example.com", "message": "x" * 5001}, "body.message"),
+        ({"name": "A", "email": "a@example.com", "site_id": "nope"}, "body.site_id"),
+        ({"name": "A\x00", "email": "a@example.com"}, "body.name"),
+        ({"name": 5, "email": "a@example.com"}, "body.name"),
+    ],
+)
+def test_client_mistakes_are_4xx_naming_the_field(app_client: TestClient, body: dict[str, Any], field: str) -> None:
+    response = app_client.post("/api/leads", json=body)
+    assert response.status_code == 422
+    assert field in response.json()["error"]["fields"]
+    assert stored(app_client) == []
+
+
+def test_bodies_that_are_not_leads(app_client: TestClient) -> None:
+    assert app_client.post("/api/leads", content=b"{nope", headers={"Content-Type": "application/json"}).status_code == 400
+    assert app_client.post("/api/leads", json=[1, 2]).status_code == 422
+    assert app_client.post("/api/leads", content=b"x", headers={"Content-Type": "text/plain"}).status_code == 415
+    too_big = app_client.post("/api/leads", json={**ANN, "message": "x" * 70_000})
+    assert too_big.status_code == 413 and too_big.json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_first_answer(app_client: TestClient) -> None:
+    headers = {"Idempotency-Key": "order-7f3a"}
+    first = app_client.post("/api/leads", json=ANN, headers=headers)
+    again = app_client.post("/api/leads", json=ANN, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert len(stored(app_client)) == 1 and len(outbox(app_client)) == 1
+
+
+def test_a_double_clicked_form_stores_one_lead(app_client: TestClient) -> None:
+    # A person takes seconds to fill a form; here no minimum applies.
+    intake = app_client.app.state.runtime.leads  # type: ignore[attr-defined]
+    intake.leads = intake.leads.model_copy(update={"min_submit_seconds": 0})
+    token = app_client.get("/api/leads/form-token").json()["form_token"]
+    form = {"name": "Dee", "email": "dee@example.com", "form_token": token}
+    codes = [app_client.post("/api/leads", data=form, follow_redirects=False).status_code for _ in range(2)]
+    assert codes == [303, 303]
+    assert len(stored(app_client)) == 1
+
+
+def test_spam_is_stored_with_its_reason_and_answered_normally(app_client: TestClient) -> None:
+    honeypot = app_client.post("/api/leads", data={"name": "Bot", "email": "bot@example.com",
+                                                   "website": "http://spam.example"}, follow_redirects=False)
+    assert honeypot.status_code == 303  # the bot sees the normal thank-you
+    token = app_client.get("/api/leads/form-token").json()["form_token"]
+    too_fast = app_client.post("/api/leads", json={"name": "Quick", "email": "q@example.com", "form_token": token})
+    assert too_fast.status_code == 201
+    forged = app_client.post("/api/leads", json={"name": "F", "email": "f@example.com",
+                                                 "form_token": "f1.1.abc.def"})
+    assert forged.status_code == 201
+    reasons = [lead.rejected_reason for lead in stored(app_client)]
+    assert reasons == ["spam_honeypot", "spam_too_fast", "spam_bad_token"]
+    assert outbox(app_client) == []  # spam never reaches sales
+    assert app_client.get("/api/v1/leads", headers=ADMIN).json()["total"] == 0
+    assert app_client.get("/api/v1/leads?rejected=true", headers=ADMIN).json()["total"] == 3
+    assert metric(app_client, "leadwatch_leads_rejected_total", reason="spam_honeypot") == 1
+
+
+def test_a_repeat_within_a_day_is_a_duplicate_of_the_first(app_client: TestClient) -> None:
+    first = app_client.post("/api/leads", json=ANN).json()
+    second = app_client.post("/api/leads", json={**ANN, "email": "ann@EXAMPLE.com"})
+    assert second.status_code == 201
+    dup = stored(app_client)[1]
+    assert (dup.rejected_reason, dup.duplicate_of) == ("duplicate", first["id"])
+    assert len(outbox(app_client)) == 1
+
+
+def test_rate_limits_answer_429_with_retry_after_and_store_the_attempt(app_client: TestClient) -> None:
+    for _ in range(3):
+        assert app_client.post("/api/leads", json=ANN).status_code == 201  # 1 lead + 2 duplicates
+    limited = app_client.post("/api/leads", json=ANN)
+    assert limited.status_code == 429 and limited.json()["error"]["code"] == "rate_limited"
+    assert 3500 <= int(limited.headers["Retry-After"]) <= 3601
+    for n in range(5):  # other emails, same address: the per-IP limit (8) is reached
+        app_client.post("/api/leads", json={**ANN, "email": f"other{n}@example.com"})
+    assert app_client.post("/api/leads", json={**ANN, "email": "last@example.com"}).status_code == 429
+    assert [lead.rejected_reason for lead in stored(app_client)].count("rate_limited") == 2
+
+
+def test_sql_injection_is_refused_and_stored_as_blocked(app_client: TestClient) -> None:
+    # multipart, so that the lead intake's own check is what refuses it
+    response = app_client.post("/api/leads", files={"name": (None, "Mal"), "email": (None, "m@example.com"),
+                                                    "company": (None, "1' OR '1'='1")})
+    assert response.status_code == 403
+    assert response.json()["error"]["fields"] == {"body.company": "refused by the security checks"}
+    (lead,) = stored(app_client)
+    assert lead.rejected_reason == "blocked_sqli" and lead.flags == [{"field": "company", "threat": "sqli"}]
+    assert metric(app_client, "leadwatch_security_events_total", threat="sqli", action="blocked") == 1
+
+
+def test_xss_is_stored_as_text_and_flagged(app_client: TestClient) -> None:
+    payload = "<script>alert(1)</script>"
+    response = app_client.post("/api/leads", json={**ANN, "message": payload})
+    assert response.status_code == 201
+    (lead,) = stored(app_client)
+    assert lead.rejected_reason is None and lead.message == payload
+    assert lead.flags == [{"field": "message", "threat": "xss"}]
+    assert metric(app_client, "leadwatch_security_events_total", threat="xss", action="flagged") == 1
+    detail = app_client.get(f"/api/v1/leads/{lead.id}", headers=ADMIN)
+    assert detail.headers["content-type"].startswith("application/json")  # never HTML
+
+
+def test_several_sites_need_a_site_id(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for("embedded", sites=[{"id": "a", "name": "A", "timezone": "Europe/Berlin"},
+                                               {"id": "b", "name": "B"}], security={"enabled": False})
+    with TestClient(create_app(settings)) as client:
+        missing = client.post("/api/leads", json={"name": "A", "email": "a@example.com"})
+        assert missing.status_code == 422 and "body.site_id" in missing.json()["error"]["fields"]
+        assert client.post("/api/leads", json={"name": "A", "email": "a@example.com", "site_id": "b"}).status_code == 201
+        assert client.get("/api/leads/form-token?site_id=zzz").status_code == 422
+
+
+def test_with_the_security_middleware_on_a_refused_lead_is_still_stored(
+    backend: str, settings_for: Callable[..., Settings]
+) -> None:
+    """The middleware leaves lead bodies to the intake, so the refusal keeps its reason."""
+    settings = settings_for(backend, leads={"sites": {"default": {"thank_you_url": "https://example.com/thanks"}}})
+    assert settings.security.enabled
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/api/leads", json={**ANN, "company": "1' OR '1'='1"})
+        assert response.status_code == 403
+        (lead,) = stored(client)
+        assert lead.rejected_reason == "blocked_sqli"
+        assert metric(client, "leadwatch_security_events_total", threat="sqli", action="blocked") == 1

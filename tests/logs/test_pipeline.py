@@ -1,0 +1,103 @@
+"""The pipeline end to end into the event store, on both backends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+import orjson
+
+from leadwatch.logs.pipeline import Pipeline
+from leadwatch.logs.record import LogRecord
+from leadwatch.store.events import EventStore
+from leadwatch.store.schema import LOGS as LOGS_TABLE
+from tests.logs.conftest import REAL_LOG
+
+ATTACK = (
+    '81.2.69.160 - - [17/May/2015:10:05:03 +0000] "GET /search?q=1%27%20OR%20%271%27=%271 HTTP/1.1" '
+    '200 10 "-" "Mozilla/5.0 (X11; Linux x86_64)"'
+)
+
+
+def test_the_real_log_is_stored_enriched_and_counted(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    pipeline = make_pipeline()
+    lines = REAL_LOG.read_text().splitlines()
+    seen: list[LogRecord] = []
+    pipeline.subscribe(seen.append)
+    for i in range(0, len(lines), 2500):
+        pipeline.process(lines[i : i + 2500], site_id="default")
+    assert len(seen) == 10_000 and store.count(LOGS_TABLE, dataset="access") == 10_000
+    registry = pipeline.registry  # type: ignore[attr-defined]
+    assert registry.get_sample_value(
+        "leadwatch_log_lines_total", {"dataset": "access", "outcome": "parsed"}
+    ) == 10_000
+    row = store.query(
+        "SELECT * FROM logs WHERE dataset = 'access' AND ts = :ts AND path = :path",
+        {"ts": datetime(2015, 5, 17, 10, 5, 3), "path": "/presentations/logstash-monitorama-2013/images/kibana-search.png"},
+    )[0]
+    assert (row["source_ip"], row["status"], row["country"], row["browser"], row["bot"]) == (
+        "83.149.9.216", 200, "RU", "Chrome", "false",
+    )
+    assert row["props"]["source"]["geo"]["country_iso_code"] == "RU"
+    assert row["props"]["user_agent"]["name"] == "Chrome"
+    bots = store.query("SELECT count(*) AS n FROM logs WHERE bot = 'true'")[0]["n"]
+    assert 1000 < bots < 5000  # Googlebot, Bingbot and friends are a good share of it
+
+
+def test_attacks_are_copied_to_security_and_recorded(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    result = make_pipeline().process([ATTACK], site_id="default")
+    assert result.datasets == {"access": 1, "security": 1}
+    [row] = store.query("SELECT threat, props FROM logs WHERE dataset = 'security'")
+    assert "sqli" in row["threat"].split(",")
+    assert row["props"]["leadwatch"]["threats"][0]["field"] == "query"
+    events = store.query("SELECT name, props FROM events WHERE type = 'security'")
+    assert any(e["name"] == "sqli" for e in events)
+    props = next(e["props"] for e in events if e["name"] == "sqli")
+    assert props["action"] == "logged" and props["source"] == "logs" and props["ip"] == "81.2.69.160"
+
+
+def test_unparseable_lines_become_counted_dead_letters(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    pipeline = make_pipeline()
+    result = pipeline.process(["garbage line", '{"no": "time"}', "x" * 70_000, ATTACK], site_id="default")
+    assert result.lines == 4 and result.dead_letters == 3
+    rows = store.query("SELECT message, props FROM logs WHERE dataset = 'dead-letter' ORDER BY message")
+    reasons = sorted(r["props"]["labels"]["reason"] for r in rows)
+    assert reasons == ["missing_timestamp", "too_long", "unrecognised_format"]
+    assert any(r["props"]["event"]["original"] == "garbage line" for r in rows)
+    registry = pipeline.registry  # type: ignore[attr-defined]
+    assert registry.get_sample_value(
+        "leadwatch_log_lines_total", {"dataset": "dead-letter", "outcome": "dead_letter"}
+    ) == 3
+    assert registry.get_sample_value("leadwatch_log_dead_letters_total", {"reason": "too_long"}) == 1
+
+
+def test_a_failing_subscriber_loses_nothing(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    pipeline = make_pipeline()
+
+    def broken(record: LogRecord) -> None:
+        raise RuntimeError("detector bug")
+
+    pipeline.subscribe(broken)
+    pipeline.process([ATTACK], site_id="default")
+    assert store.count(LOGS_TABLE, dataset="access") == 1
+
+
+def test_app_log_lines_keep_their_document(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    line = orjson.dumps({"timestamp": "2026-05-17T10:00:00Z", "level": "error", "event": "smtp_failed",
+                         "logger": "leadwatch.notify", "attempt": 3}).decode()
+    make_pipeline().process([line], site_id="default")
+    [row] = store.query("SELECT level, message, props FROM logs WHERE dataset = 'application'")
+    assert (row["level"], row["message"]) == ("error", "smtp_failed")
+    assert row["props"]["log"] == {"level": "error", "logger": "leadwatch.notify"}
+    assert row["props"]["labels"]["attempt"] == 3
+

@@ -1,0 +1,146 @@
+"""Incidents: grouping, severity, automatic end of contained ones, an analyst's
+verdicts, the summary (MTTD, MTTR, false-positive rate) on both backends, gauges,
+and notifications through the outbox interface."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+
+from leadwatch.security.events import Action, SecurityEvent
+from leadwatch.security.incidents import IncidentTracker
+from leadwatch.store.migrate import upgrade_records
+from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import utcnow
+from tests.conftest import ADMIN
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def event(threat: str, ip: str, minute: float, action: Action = Action.BLOCKED, **kw: Any) -> SecurityEvent:
+    ts = (T0 + timedelta(minutes=minute)).replace(tzinfo=None)
+    return SecurityEvent("default", threat, action, "test", ip=ip, ts=ts, evidence="e", **kw)
+
+
+def tracker(settings_for: Any, clock: list[datetime], **kw: Any) -> tuple[IncidentTracker, CollectorRegistry]:
+    records = RecordStore.open(settings_for("embedded"))
+    upgrade_records(records.engine)
+    registry = CollectorRegistry()
+    return IncidentTracker(records, registry, window_seconds=900, escalate_events=3,
+                           clock=lambda: clock[0], **kw), registry
+
+
+def incidents(t: IncidentTracker) -> list[Any]:
+    from leadwatch.security.models import SecurityIncident
+
+    with t.records.session() as session:
+        return list(session.query(SecurityIncident).order_by(SecurityIncident.id))
+
+
+def test_events_group_by_address_and_threat_within_the_window(settings_for: Any) -> None:
+    clock = [T0 + timedelta(minutes=1)]
+    t, registry = tracker(settings_for, clock)
+    t([event("sqli", "203.0.113.1", 0), event("sqli", "203.0.113.1", 0.5),
+       event("xss", "203.0.113.1", 0.5, Action.FLAGGED), event("sqli", "203.0.113.2", 0.5)])
+    t.process()
+    clock[0] = T0 + timedelta(minutes=11)
+    t([event("sqli", "203.0.113.1", 10)])  # within 15 minutes of the last: same incident
+    t.process()
+    clock[0] = T0 + timedelta(minutes=40)
+    t([event("sqli", "203.0.113.1", 40)])  # later: the old one ended, a new one opens
+    t.process()
+    got = [(i.ip, i.threat, i.events, i.severity, i.status) for i in incidents(t)]
+    assert got == [
+        ("203.0.113.1", "sqli", 3, "critical", "resolved"),  # high, escalated at 3 events
+        ("203.0.113.1", "xss", 1, "medium", "open"),  # flagged only: an analyst must close it
+        ("203.0.113.2", "sqli", 1, "high", "resolved"),
+        ("203.0.113.1", "sqli", 1, "high", "open"),
+    ]
+    first = incidents(t)[0]
+    assert first.resolved_by == "auto" and first.resolved_at == T0 + timedelta(minutes=10)
+    assert first.first_seen_at == T0 and first.detected_at == T0 + timedelta(minutes=1)
+    assert registry.get_sample_value("leadwatch_security_incidents_open", {"severity": "medium"}) == 1
+    assert registry.get_sample_value("leadwatch_security_incidents_open", {"severity": "high"}) == 1
+    assert registry.get_sample_value("leadwatch_security_incidents_open", {"severity": "low"}) == 0
+    t.records.close()
+
+
+def test_new_incidents_are_announced_to_the_right_team(settings_for: Any) -> None:
+    sent: list[tuple[str, Any]] = []
+    clock = [T0]
+    t, _ = tracker(settings_for, clock, receivers={"security": ["sec"], "developers": ["dev"]},
+                   enqueue=lambda receiver, message, session: sent.append((receiver, message)))
+    t([event("sqli", "203.0.113.1", 0), event("brute_force", "203.0.113.1", 0, Action.BANNED)])
+    t.process()
+    t([event("sqli", "203.0.113.1", 0.1)])
+    t.process()
+    assert sorted(r for r, _ in sent) == ["dev", "sec"]
+    message = dict(sent)["dev"]
+    assert message.subject == "[high] sqli from 203.0.113.1 on default"
+    assert message.dedup_key.startswith("security-incident-") and message.severity == "critical"
+    t.records.close()
+
+
+def test_summary_and_false_positives_through_the_api(client: TestClient) -> None:
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    now = utcnow()
+    runtime.security_log.record(
+        SecurityEvent("default", "sqli", Action.BLOCKED, "test", ip="203.0.113.1",
+                      ts=now - timedelta(seconds=30)),
+        SecurityEvent("default", "xss", Action.FLAGGED, "test", ip="203.0.113.2", ts=now),
+        SecurityEvent("default", "xss", Action.FLAGGED, "test", ip="203.0.113.3", ts=now),
+    )
+    runtime.security.incidents.process()
+    runtime.event_buffer.flush()
+    listed = client.get("/api/v1/security/incidents", headers=ADMIN, params={"status": "open"}).json()
+    assert {i["threat"] for i in listed} == {"sqli", "xss"}
+    xss = [i for i in listed if i["threat"] == "xss"]
+    verdict = client.post(f"/api/v1/security/incidents/{xss[0]['id']}", headers=ADMIN,
+                          json={"status": "false_positive", "note": "a code snippet", "by": "ana"})
+    assert verdict.status_code == 200 and verdict.json()["status"] == "false_positive"
+    resolved = client.post(f"/api/v1/security/incidents/{xss[1]['id']}", headers=ADMIN, json={"status": "resolved"})
+    assert resolved.json()["resolved_by"] == "analyst"
+    assert client.post("/api/v1/security/incidents/9999", headers=ADMIN, json={"status": "resolved"}).status_code == 404
+    bad = client.post(f"/api/v1/security/incidents/{xss[0]['id']}", headers=ADMIN, json={"status": "closed"})
+    assert bad.status_code == 422 and "body.status" in bad.json()["error"]["fields"]
+
+    summary = client.get("/api/v1/security/summary", headers=ADMIN).json()
+    assert summary["incidents"] == 3 and summary["false_positive_rate"] == 1 / 3
+    assert summary["by_threat"] == {"sqli": 1, "xss": 2}
+    assert 9 <= summary["mttd_seconds"] <= 40  # 30 s for the sqli, ~0 for the two others
+    assert summary["mttr_seconds"] is not None and summary["mttr_seconds"] >= 0
+    assert summary["events"] == {"sqli": {"blocked": 1}, "xss": {"flagged": 2}}
+    assert summary["bans_active"] == 0
+    assert client.get("/api/v1/security/summary", headers=ADMIN, params={"site": "nope"}).status_code == 404
+    assert client.get("/api/v1/security/summary", headers=ADMIN,
+                      params={"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}).status_code == 422
+
+
+def test_incidents_reach_the_outbox(settings_for: Any) -> None:
+    from leadwatch.app import create_app
+    from leadwatch.notify.models import OutboxMessage
+    from leadwatch.settings import ConfigError
+
+    hook = {"kind": "webhook", "url": "http://127.0.0.1:9/hook"}
+    settings = settings_for("embedded", notify={"receivers": {"sec": hook, "dev": hook}},
+                            security={"notify_security": ["sec"], "notify_developers": ["dev"]})
+    with TestClient(create_app(settings), client=("203.0.113.50", 1)) as client:
+        client.get("/health", params={"q": "1' OR '1'='1"})
+        client.get("/health", params={"q": "<script>alert(1)</script>"})
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.security.incidents.process()
+        with runtime.records.session() as session:
+            rows = {r.receiver: r.message for r in session.query(OutboxMessage)}
+    assert set(rows) == {"sec", "dev"}
+    assert "sqli" in rows["dev"]["subject"] and "xss" in rows["sec"]["subject"]
+    try:
+        bad = settings_for("embedded", security={"notify_security": ["nobody"]})
+        with TestClient(create_app(bad)):
+            pass
+    except ConfigError as exc:
+        assert "security.notify_security: no receiver 'nobody'" in str(exc)
+    else:
+        raise AssertionError("an unknown receiver must stop start-up")

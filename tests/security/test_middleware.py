@@ -1,0 +1,125 @@
+"""The security middleware in leadwatch (inside the observability middleware) and in a
+plain ASGI app; the security headers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from leadwatch.app import create_app
+from leadwatch.security.bans import BanList
+from leadwatch.security.events import SecurityLog
+from leadwatch.security.guard import Guard
+from leadwatch.security.middleware import SecurityMiddleware
+from leadwatch.settings import SecuritySettings, Settings
+from leadwatch.store.migrate import upgrade_records
+from leadwatch.store.records import RecordStore
+from tests.conftest import ADMIN
+
+ATTACKER = ("203.0.113.66", 40000)
+
+
+def test_sqli_is_refused_with_the_envelope_and_recorded(settings: Settings) -> None:
+    with TestClient(create_app(settings), client=ATTACKER) as client:
+        response = client.get("/health", params={"q": "1' OR '1'='1"})
+        assert response.status_code == 403
+        assert response.json()["error"] == {
+            "code": "blocked", "message": "the request was refused as an attack (sqli)",
+            "fields": {"query.q": "refused: sqli"}}
+        assert response.headers["x-request-id"]  # the observability middleware is outside
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.event_buffer.flush()
+        [row] = runtime.events.query("SELECT * FROM events WHERE type = 'security'")
+        assert row["name"] == "sqli" and row["props"]["action"] == "blocked"
+        assert row["props"]["ip"] == ATTACKER[0] and row["props"]["field"] == "query.q"
+        registry = runtime.metrics.registry
+        assert registry.get_sample_value(
+            "leadwatch_http_requests_total", {"method": "GET", "route": "<unmatched>", "status": "403"}) == 1
+        assert registry.get_sample_value("leadwatch_security_refused_requests_total", {"reason": "attack"}) == 1
+
+
+def test_form_and_json_bodies_are_inspected(client: TestClient) -> None:
+    response = client.post("/api/v1/session", content="username=a%27%20or%201%3D1--&password=x",
+                           headers={"content-type": "application/x-www-form-urlencoded"})
+    assert response.status_code == 403 and "body" not in response.json()["error"]["fields"]
+    response = client.post("/api/v1/session", json={"username": "1' UNION SELECT password FROM users--",
+                                                    "password": "x"})
+    assert response.status_code == 403
+    assert response.json()["error"]["fields"] == {"form.username": "refused: sqli"}
+
+
+def test_bodies_that_carry_attacks_as_data_pass(client: TestClient) -> None:
+    """Imported events and shipped logs may quote attacks; the route handles its own body."""
+    response = client.post("/api/v1/events", headers=ADMIN,
+                           json=[{"site_id": "default", "type": "x", "name": "1' UNION SELECT password FROM users--"}])
+    assert response.status_code == 202
+
+
+def test_ordinary_requests_pass_and_xss_is_flagged_not_refused(client: TestClient) -> None:
+    assert client.get("/health", params={"q": "O'Brien & Sons <3"}).status_code == 200
+    response = client.get("/health", params={"q": "<script>alert(1)</script>"})
+    assert response.status_code == 200
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.event_buffer.flush()
+    [row] = runtime.events.query("SELECT * FROM events WHERE type = 'security'")
+    assert row["name"] == "xss" and row["props"]["action"] == "flagged"
+
+
+def test_floods_get_429_with_retry_after(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for("embedded", security={"flood_burst": 5, "flood_requests_per_minute": 60})
+    with TestClient(create_app(settings), client=ATTACKER) as client:
+        statuses = [client.get("/health").status_code for _ in range(8)]
+        assert statuses[:5] == [200] * 5 and 429 in statuses[5:]
+        response = client.get("/health")
+        assert response.status_code == 429 and int(response.headers["retry-after"]) >= 1
+        assert response.json()["error"]["code"] == "rate_limited"
+
+
+def test_security_headers(client: TestClient) -> None:
+    headers = client.get("/health").headers
+    assert "unsafe-inline" not in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "strict-origin-when-cross-origin"
+    assert "strict-transport-security" not in headers  # plain HTTP
+    https = TestClient(client.app, base_url="https://testserver")
+    assert https.get("/health").headers["strict-transport-security"].startswith("max-age=31536000")
+
+
+def test_trusted_proxy_forwarded_address_is_the_client(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for("embedded", security={"trusted_proxies": ["127.0.0.0/8"]})
+    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as client:
+        client.app.state.runtime.guard.bans.ban(  # type: ignore[attr-defined]
+            "198.51.100.20", seconds=60, reason="test", threat=None)
+        assert client.get("/health", headers={"x-forwarded-for": "198.51.100.20"}).status_code == 403
+        assert client.get("/health", headers={"x-forwarded-for": "198.51.100.21"}).status_code == 200
+        # A forged left-most hop is not believed: the right-most untrusted hop is the client.
+        assert client.get("/health", headers={"x-forwarded-for": "198.51.100.21, 198.51.100.20"}).status_code == 403
+
+
+def test_the_middleware_protects_any_asgi_app(settings_for: Callable[..., Settings]) -> None:
+    settings = settings_for("embedded")
+    records = RecordStore.open(settings)
+    upgrade_records(records.engine)
+    rows: list[Any] = []
+    registry = CollectorRegistry()
+    guard = Guard(SecuritySettings(), SecurityLog(rows.extend, registry),
+                  BanList(records, registry, 5.0), registry)
+
+    async def hello(request: Request) -> JSONResponse:
+        return JSONResponse({"findings": [str(s.threat) for s in request.scope.get("state", {}).get("security", [])]})
+
+    app = SecurityMiddleware(Starlette(routes=[Route("/", hello)]), guard=guard)
+    client = TestClient(app, client=ATTACKER)
+    assert client.get("/", params={"id": "1 UNION SELECT 1,2,3--"}).status_code == 403
+    assert client.get("/", params={"c": "<svg onload=alert(1)>"}).json() == {"findings": ["xss"]}
+    assert client.get("/").status_code == 200
+    assert len(rows) == 2
+    records.close()
