@@ -32,6 +32,7 @@ run: install frontend
 	@echo
 	@echo "  leadwatch UI:   http://127.0.0.1:$(PORT)/ui/  (data in $(LEADWATCH_DATA_DIR); Ctrl-C stops)"
 	@echo "  demo site:      http://127.0.0.1:$(PORT)/demo/  (simulated traffic; leadwatch demo reset removes it)"
+	@echo "  first login:    .venv/bin/leadwatch user create admin   (in another terminal, while it runs)"
 	@echo
 	$(BIN)/leadwatch serve --port $(PORT) --demo
 

@@ -60,7 +60,10 @@ def settings_for(tmp_path: Any, request: pytest.FixtureRequest) -> Callable[...,
         if backend == "postgres":
             storage["database_url"] = request.getfixturevalue("pg_url")
         auth = {"admin_token": ADMIN_TOKEN, **sections.pop("auth", {})}
-        return load_settings(None, storage=storage, auth=auth, **sections)
+        # The journey scheduler would probe 127.0.0.1:8000 from every test app;
+        # tests that are about scheduling switch it on.
+        synthetic = {"enabled": False, **sections.pop("synthetic", {})}
+        return load_settings(None, storage=storage, auth=auth, synthetic=synthetic, **sections)
 
     return make
 

@@ -104,8 +104,9 @@ def test_trusted_proxy_forwarded_address_is_the_client(settings_for: Callable[..
         assert client.get("/health", headers={"x-forwarded-for": "198.51.100.21, 198.51.100.20"}).status_code == 403
 
 
-def test_the_middleware_protects_any_asgi_app(settings_for: Callable[..., Settings]) -> None:
-    settings = settings_for("embedded")
+def _plain_app(settings: Settings) -> tuple[TestClient, list[Any], RecordStore]:
+    """A Starlette app behind the middleware, answering the findings it was told of;
+    the security events recorded; the store (close it)."""
     records = RecordStore.open(settings)
     upgrade_records(records.engine)
     rows: list[Any] = []
@@ -116,10 +117,27 @@ def test_the_middleware_protects_any_asgi_app(settings_for: Callable[..., Settin
     async def hello(request: Request) -> JSONResponse:
         return JSONResponse({"findings": [str(s.threat) for s in request.scope.get("state", {}).get("security", [])]})
 
-    app = SecurityMiddleware(Starlette(routes=[Route("/", hello)]), guard=guard)
-    client = TestClient(app, client=ATTACKER)
+    app = SecurityMiddleware(Starlette(routes=[Route("/", hello, methods=["GET", "POST"])]), guard=guard)
+    return TestClient(app, client=ATTACKER), rows, records
+
+
+def test_the_middleware_protects_any_asgi_app(settings_for: Callable[..., Settings]) -> None:
+    client, rows, records = _plain_app(settings_for("embedded"))
     assert client.get("/", params={"id": "1 UNION SELECT 1,2,3--"}).status_code == 403
     assert client.get("/", params={"c": "<svg onload=alert(1)>"}).json() == {"findings": ["xss"]}
     assert client.get("/").status_code == 200
     assert len(rows) == 2
+    records.close()
+
+
+def test_form_text_needs_a_confirmed_attack_queries_stay_strict(settings_for: Callable[..., Settings]) -> None:
+    """Prose that libinjection alone flags passes in a form body; in a query it is refused."""
+    client, _rows, records = _plain_app(settings_for("embedded"))
+    prose = "3 < 5 and 7 > 4"
+    assert client.post("/", data={"message": prose}).json() == {"findings": []}
+    assert client.post("/", json={"message": "Can you add a <meta name=\"description\"> tag?"}).json() == {
+        "findings": []}
+    assert client.get("/", params={"q": prose}).status_code == 403
+    assert client.post("/", data={"message": "x' OR '1'='1"}).status_code == 403
+    assert client.post("/", data={"message": "<img src=x onerror=alert(1)>"}).json() == {"findings": ["xss"]}
     records.close()

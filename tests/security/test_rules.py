@@ -3,21 +3,25 @@ counter-examples, through the encodings a server would decode."""
 
 from __future__ import annotations
 
+import libinjection
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from leadwatch.security.detect import (
+    Confirmation,
     Field,
     Inspector,
     Rule,
     Threat,
     decoded_forms,
     inspect,
+    load_confirmations,
     load_rules,
 )
 
 RULES = load_rules()
+CONFIRMATIONS = load_confirmations()
 
 
 def finds(rule: Rule, value: str, field: Field) -> bool:
@@ -74,3 +78,83 @@ def test_rules_can_be_disabled() -> None:
 def test_inspect_never_fails_and_finds_each_threat_once(value: str, field: Field) -> None:
     threats = [f.threat for f in inspect(value, field)]
     assert len(threats) == len(set(threats))
+
+
+# -- confirmations: a libinjection hit in free text (form) counts only if one holds ------
+
+
+def libinjection_hits(threat: Threat, value: str, field: Field) -> list[tuple[str, str]]:
+    """(decoded form, SQLi fingerprint) for every decoded form libinjection flags."""
+    hits = []
+    for form in decoded_forms(value, field):
+        if threat is Threat.SQLI:
+            result = libinjection.is_sql_injection(form)
+            if result["is_sqli"]:
+                hits.append((form, result["fingerprint"]))
+        elif libinjection.is_xss(form)["is_xss"]:
+            hits.append((form, ""))
+    return hits
+
+
+@pytest.mark.parametrize("confirmation", CONFIRMATIONS, ids=[c.id for c in CONFIRMATIONS])
+def test_confirmation(confirmation: Confirmation) -> None:
+    c = confirmation
+    assert c.matches and c.ignores, "every confirmation needs examples both ways"
+    for field in c.fields:
+        for value in c.matches:  # an attack this confirmation keeps reported
+            assert any(c.holds(form, fp) for form, fp in libinjection_hits(c.threat, value, field)), value
+            assert c.threat in {f.threat for f in inspect(value, field)}, (field, value)
+            assert c.threat in {f.threat for f in inspect(value, Field.QUERY)}, value
+        for value in c.ignores:  # libinjection flags it; this confirmation does not hold
+            hits = libinjection_hits(c.threat, value, field)
+            assert hits, f"libinjection does not flag {value!r}: not an example of an exception"
+            assert not any(c.holds(form, fp) for form, fp in hits), value
+
+
+@pytest.mark.parametrize(
+    ("value", "threat"),
+    [
+        ("3 < 5 and 7 > 4", Threat.SQLI),  # 1&1: comparison prose
+        ("I tried 'select * from leads' in Metabase and got nothing.", Threat.SQLI),  # sEokn
+        ("if (a < b && b > c) { return true; } -- is that the bug?", Threat.SQLI),  # f(n&n: code
+        ("80% acrylic and 20% wool", Threat.SQLI),
+        ("Can you add a <meta name=\"description\"> tag to every page?", Threat.XSS),
+        ("Can you add <link rel=\"canonical\" href=\"https://example.com/\"> to the blog?", Threat.XSS),
+        ("<span style=\"font-weight:bold\">x</span>", Threat.XSS),
+    ],
+)
+def test_prose_libinjection_flags_is_not_an_attack_in_a_form_but_is_in_a_query(value: str, threat: Threat) -> None:
+    assert libinjection_hits(threat, value, Field.FORM), "libinjection alone flags it"
+    assert threat not in {f.threat for f in inspect(value, Field.FORM)}
+    for strict in (Field.QUERY, Field.PATH, Field.HEADER):
+        assert threat in {f.threat for f in inspect(value, strict)}, strict
+
+
+@pytest.mark.parametrize(
+    ("value", "threat"),
+    [
+        ("1' OR '1'='1", Threat.SQLI),
+        ("x' UNION SELECT password FROM users--", Threat.SQLI),
+        ("admin'--", Threat.SQLI),
+        ("1'; DROP TABLE users; --", Threat.SQLI),
+        ("1 and sleep(5)", Threat.SQLI),
+        ("1%27%20OR%20%271%27%3D%271", Threat.SQLI),  # confirmed on the decoded form
+        ("<script>alert(1)</script>", Threat.XSS),
+        ("<img src=x onerror=alert(1)>", Threat.XSS),
+        ("&lt;svg onload=alert(1)&gt;", Threat.XSS),
+        ("<a href=\"javascript:alert(1)\">x</a>", Threat.XSS),
+        # Ambiguous text that stays reported: a pasted script element, a quoted
+        # string followed by a logic operator (the shape of ' or ').
+        ("The developer wrote <script src=\"/js/app.js\"></script> in the footer", Threat.XSS),
+        ("What's the difference between \"AND\" and \"OR\" in your filters?", Threat.SQLI),
+    ],
+)
+def test_confirmed_attacks_are_reported_in_a_form(value: str, threat: Threat) -> None:
+    assert threat in {f.threat for f in inspect(value, Field.FORM)}
+
+
+def test_form_evidence_names_the_confirmation() -> None:
+    [finding] = inspect("x' UNION SELECT password FROM users--", Field.FORM)
+    assert finding.rule == "libinjection.sqli" and finding.evidence.endswith("(form.sqli.union)")
+    [strict] = inspect("x' UNION SELECT password FROM users--", Field.QUERY)
+    assert "(" not in strict.evidence  # strict fields: the fingerprint, as before

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib import resources
+from typing import Any
 from urllib.parse import unquote, unquote_plus
 
 import libinjection
@@ -69,10 +70,54 @@ class Rule:
     ignores: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class Confirmation:
+    """A condition a libinjection hit must also meet in some fields (rules.yaml,
+    ``confirmations``): ``fingerprint`` is searched in libinjection's SQLi fingerprint
+    (case matters), ``pattern`` in the decoded text (case ignored)."""
+
+    id: str
+    threat: Threat
+    fields: frozenset[Field]
+    fingerprint: re.Pattern[str] | None = None
+    pattern: re.Pattern[str] | None = None
+    matches: tuple[str, ...] = ()
+    ignores: tuple[str, ...] = ()
+
+    def holds(self, form: str, fingerprint: str) -> bool:
+        if self.fingerprint is not None and self.fingerprint.search(fingerprint):
+            return True
+        return self.pattern is not None and self.pattern.search(form) is not None
+
+
+@cache
+def _rules_yaml() -> dict[str, Any]:
+    text = resources.files("leadwatch.security").joinpath("rules.yaml").read_text("utf-8")
+    data: dict[str, Any] = yaml.safe_load(text)
+    return data
+
+
+@cache
+def load_confirmations() -> tuple[Confirmation, ...]:
+    """The confirmations shipped in ``rules.yaml``, compiled."""
+    out = []
+    for c in _rules_yaml().get("confirmations", []):
+        threat = Threat(c["threat"])
+        if threat not in (Threat.SQLI, Threat.XSS) or ("fingerprint" in c) == ("pattern" in c):
+            raise ValueError(f"confirmation {c['id']}: sqli or xss, and one of fingerprint or pattern")
+        out.append(Confirmation(
+            id=c["id"], threat=threat, fields=frozenset(Field(f) for f in c["fields"]),
+            fingerprint=re.compile(c["fingerprint"]) if "fingerprint" in c else None,
+            pattern=re.compile(c["pattern"], re.IGNORECASE) if "pattern" in c else None,
+            matches=tuple(c.get("matches", ())),
+            ignores=tuple(c.get("ignores", ())),
+        ))
+    return tuple(out)
+
+
 @cache
 def load_rules() -> tuple[Rule, ...]:
     """The rules shipped in ``rules.yaml``, compiled."""
-    text = resources.files("leadwatch.security").joinpath("rules.yaml").read_text("utf-8")
     return tuple(
         Rule(
             id=r["id"],
@@ -82,7 +127,7 @@ def load_rules() -> tuple[Rule, ...]:
             matches=tuple(r.get("matches", ())),
             ignores=tuple(r.get("ignores", ())),
         )
-        for r in yaml.safe_load(text)["rules"]
+        for r in _rules_yaml()["rules"]
     )
 
 
@@ -119,6 +164,19 @@ class Inspector:
             raise ValueError(f"unknown rule ids: {', '.join(sorted(unknown))}")
         self.rules = tuple(r for r in load_rules() if r.id not in disabled)
         self._by_field = {f: tuple(r for r in self.rules if f in r.fields) for f in Field}
+        # Per field and threat: the confirmations a libinjection hit needs (none: strict).
+        self._confirm = {
+            (f, t): tuple(c for c in load_confirmations() if c.threat is t and f in c.fields)
+            for f in Field for t in (Threat.SQLI, Threat.XSS)
+        }
+
+    def _confirmed(self, field: Field, threat: Threat, form: str, fingerprint: str = "") -> str | None:
+        """Why a libinjection hit counts in ``field``: "" when the field is strict, the id
+        of the first confirmation that holds, or None (not an attack here)."""
+        confirmations = self._confirm[field, threat]
+        if not confirmations:
+            return ""
+        return next((c.id for c in confirmations if c.holds(form, fingerprint)), None)
 
     def inspect(self, value: str, field: Field = Field.FORM) -> list[Finding]:
         """The threats found in ``value`` (one finding per threat at most)."""
@@ -130,10 +188,13 @@ class Inspector:
             if Threat.SQLI not in findings:
                 result = libinjection.is_sql_injection(form)
                 if result["is_sqli"]:
-                    findings[Threat.SQLI] = Finding(
-                        Threat.SQLI, "libinjection.sqli", result["fingerprint"]
-                    )
-            if Threat.XSS not in findings and libinjection.is_xss(form)["is_xss"]:
+                    fingerprint = result["fingerprint"]
+                    why = self._confirmed(field, Threat.SQLI, form, fingerprint)
+                    if why is not None:
+                        evidence = f"{fingerprint} ({why})" if why else fingerprint
+                        findings[Threat.SQLI] = Finding(Threat.SQLI, "libinjection.sqli", evidence)
+            if (Threat.XSS not in findings and libinjection.is_xss(form)["is_xss"]
+                    and self._confirmed(field, Threat.XSS, form) is not None):
                 findings[Threat.XSS] = Finding(Threat.XSS, "libinjection.xss", form[:80])
             for rule in rules:
                 if rule.threat not in findings:
