@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ipaddress
+import random
 from pathlib import Path
 
+import iptocc
 import pytest
 from mmdb_writer import MMDBWriter
 from netaddr import IPSet
 
-from leadwatch.enrich.geo import NOWHERE, GeoLookup
+from leadwatch.enrich import geo as geo_module
+from leadwatch.enrich.geo import NOWHERE, Geo, GeoLookup
 
 
 def test_country_offline_without_any_database() -> None:
@@ -50,3 +54,29 @@ def test_city_and_asn_databases_add_what_they_hold(tmp_path: Path) -> None:
     # Addresses the files do not hold still get their country from iptocc.
     assert geo.lookup("8.8.8.8").country == "US" and geo.lookup("8.8.8.8").city is None
     geo.close()
+
+
+def test_the_ipv4_fast_path_agrees_with_ipaddress() -> None:
+    """Dotted quads skip ``ipaddress``: at every edge of its special-purpose ranges, for
+    random addresses and for odd spellings, the answer must be the ``ipaddress`` one."""
+    addresses = ["01.2.3.4", "1.2.3.04", "256.1.1.1", "1.2.3", "1.2.3.4 ", "::ffff:8.8.8.8"]
+    for start in geo_module._STARTS:
+        for n in (start - 1, start, start + 1):
+            if 0 <= n < 2**32:
+                addresses.append(str(ipaddress.IPv4Address(n)))
+    rng = random.Random(5)
+    addresses += [str(ipaddress.IPv4Address(rng.getrandbits(32))) for _ in range(2_000)]
+    geo = GeoLookup()
+    for ip in addresses:
+        assert geo.lookup(ip) == _by_ipaddress(ip), ip
+
+
+def _by_ipaddress(ip: str) -> Geo:
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return NOWHERE
+    if not address.is_global:
+        return NOWHERE
+    country = iptocc.country_code(str(address))
+    return Geo(country=country.upper() if country else None)

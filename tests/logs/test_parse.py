@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 
@@ -10,7 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from leadwatch.logs.parse import ParseError, client_ip, parse_time, parser_for, unescape
+from leadwatch.logs.parse import (
+    ACCESS_LINE,
+    ParseError,
+    client_ip,
+    parse_time,
+    parser_for,
+    unescape,
+)
 from leadwatch.logs.record import ACCESS, APPLICATION, BUSINESS_EVENTS, WEB_VITALS
 
 REAL_LOG = Path(__file__).resolve().parent.parent / "data" / "access-logs" / "apache_logs"
@@ -170,3 +178,29 @@ def test_any_text_either_parses_or_raises_a_parse_error(line: str) -> None:
 @given(st.text(alphabet=st.characters(blacklist_characters='"\\'), max_size=50))
 def test_unescape_leaves_plain_text_alone(text: str) -> None:
     assert unescape(text) == text
+
+
+# The quoted-field pattern as it was first written: one alternation per character.
+_SLOW_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+_SLOW_ACCESS_LINE = re.compile(
+    r"(\S+) (\S+) (\S+) \[([^\]]+)\] " + _SLOW_QUOTED + r" (\d{3}|-) (\d+|-)"
+    r"(?: " + _SLOW_QUOTED + r" " + _SLOW_QUOTED + r")?(.*)$"
+)
+_FIELD = st.text(alphabet=st.sampled_from('ab "\\-x1/'), max_size=12)
+
+
+@given(_FIELD, _FIELD, _FIELD, _FIELD)
+def test_the_unrolled_quoted_pattern_splits_lines_as_the_plain_one(
+    request_: str, referrer: str, agent: str, trailer: str
+) -> None:
+    line = (
+        f'1.2.3.4 - - [17/May/2015:10:05:03 +0000] "{request_}" 200 5 "{referrer}" "{agent}"{trailer}'
+    )
+    for candidate in (line, line.split(" 200 ")[0] + " 200 5" + trailer):
+        slow, fast = _SLOW_ACCESS_LINE.match(candidate), ACCESS_LINE.match(candidate)
+        assert (slow and slow.groups()) == (fast and fast.groups())
+
+
+def test_the_real_log_splits_as_with_the_plain_pattern() -> None:
+    for line in REAL_LOG.read_text(encoding="utf-8").splitlines():
+        assert ACCESS_LINE.match(line).groups() == _SLOW_ACCESS_LINE.match(line).groups()  # type: ignore[union-attr]

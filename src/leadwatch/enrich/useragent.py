@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 from typing import Literal
 
 from crawleruseragents import is_crawler
-from ua_parser import Parser, load_builtins
+from ua_parser import Parser, load_lazy_builtins
 from ua_parser.regex import Resolver
 
 Device = Literal["desktop", "mobile", "tablet", "bot"]
@@ -45,8 +45,10 @@ class UserAgentInfo:
 
 @cache
 def _parser() -> Parser:
-    # Built once per process: compiling the regex set takes a moment.
-    return Parser(Resolver(load_builtins()))
+    # Built once per process: compiling the regex set takes a moment. The lazy
+    # matchers (what ua_parser itself pairs with the Rust resolver) hand the same
+    # patterns over without first compiling every one of them with Python's re.
+    return Parser(Resolver(load_lazy_builtins()))
 
 
 @lru_cache(maxsize=CACHE_SIZE)

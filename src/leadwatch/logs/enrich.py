@@ -42,6 +42,7 @@ def route_of(path: str) -> str:
     return "/".join(":id" if _ID_SEGMENT.match(s) else s for s in path.split("/"))
 
 
+@lru_cache(maxsize=65_536)
 def is_asset(path: str) -> bool:
     dot = path.rfind(".")
     return dot > path.rfind("/") and path[dot + 1 :].lower() in ASSET_EXTENSIONS

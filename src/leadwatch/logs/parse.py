@@ -52,7 +52,10 @@ REASONS = (
     "missing_timestamp",
 )
 
-_QUOTED = r'"((?:[^"\\]|\\.)*)"'
+# A quoted field with backslash escapes, written as an unrolled loop (runs of plain
+# characters, then one escape): the same strings as ``"((?:[^"\\]|\\.)*)"`` but
+# about 3x faster, as the regex engine no longer tries an alternation per character.
+_QUOTED = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 ACCESS_LINE = re.compile(
     r"(\S+) (\S+) (\S+) \[([^\]]+)\] "
     + _QUOTED
@@ -63,7 +66,8 @@ ACCESS_LINE = re.compile(
     + _QUOTED
     + r")?(.*)$"
 )
-_TRAILER_TOKEN = re.compile(r'"((?:[^"\\]|\\.)*)"|(\S+)')
+_TRAILER_TOKEN = re.compile(_QUOTED + r"|(\S+)")
+_access_match = ACCESS_LINE.match
 _ESCAPE = re.compile(r'\\x([0-9a-fA-F]{2})|\\(["\\])')
 _CLF_TIME = re.compile(
     r"(\d{1,2})/([A-Za-z]{3})/(\d{4})[: ](\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d{1,9}))?"
@@ -126,6 +130,9 @@ def parse_time(text: str) -> datetime:
     return ts
 
 
+_EPOCH = datetime(1970, 1, 1)
+
+
 def _offset(zone: str | None) -> timedelta:
     if not zone or zone in ("Z", "UTC", "GMT"):
         return timedelta(0)
@@ -177,6 +184,20 @@ def split_target(record: LogRecord, target: str) -> None:
     record.query = query if sep and query else None
 
 
+_NO_REQUEST: tuple[str | None, ...] = (None,) * 6
+
+
+@lru_cache(maxsize=65_536)
+def _request_parts(request: str) -> tuple[str | None, ...]:
+    """An escaped request field as ``(method, target, http_version, domain, path,
+    query)``: what :func:`split_request` fills in, cached (logs repeat their requests)."""
+    probe = LogRecord(dataset=ACCESS, ts=_EPOCH, site_id="")
+    split_request(probe, unescape(request))
+    if probe.target is None:
+        return _NO_REQUEST
+    return (probe.method, probe.target, probe.http_version, probe.domain, probe.path, probe.query)
+
+
 def split_request(record: LogRecord, request: str) -> None:
     """``GET /contact?x=1 HTTP/1.1`` into method, target, path, query and version.
 
@@ -225,7 +246,7 @@ def _is_internal(address: str) -> bool:
 
 def parse_combined(line: str, site_id: str) -> LogRecord:
     """nginx/Apache combined or common format, with the usual timing trailers."""
-    match = ACCESS_LINE.match(line)
+    match = _access_match(line)
     if match is None:
         raise ParseError("unrecognised_format", "not a combined/common access log line")
     remote, _ident, user, when, request, status, size, referrer, agent, trailer = match.groups()
@@ -241,7 +262,9 @@ def parse_combined(line: str, site_id: str) -> LogRecord:
         referrer=None if not referrer or referrer == "-" else unescape(referrer),
         user_agent=None if not agent or agent == "-" else unescape(agent),
     )
-    split_request(record, unescape(request))
+    if request and request != "-":
+        (record.method, record.target, record.http_version,
+         record.domain, record.path, record.query) = _request_parts(request)
     if trailer:
         _read_trailer(record, trailer)
     record.source_ip = client_ip(remote, record.forwarded_for)
