@@ -61,9 +61,10 @@ async def overview(
     def run() -> dict[str, Any]:
         events, records = runtime.events, runtime.records
         leads = analytics.leads_in(records, s)
-        totals = analytics.totals(events, s)
+        traffic = analytics.traffic(events, s, seconds)  # visitor and session keys hashed once each
+        totals = traffic["totals"]
         rate = len(leads) / totals["visitors"] if totals["visitors"] else None
-        series = analytics.traffic_series(events, s, seconds)
+        series = traffic["series"]
         per_bucket = analytics.count_by(leads, lambda f: _bucket(f.at, seconds))
         for row in series:
             row["ts"] = row.pop("bucket")
@@ -75,17 +76,13 @@ async def overview(
                        "target": target, "on_target": rate is not None and rate >= target},
             "series": series,
             "by_channel": analytics.conversion_table(
-                analytics.visitors_by(events, s, "channel"),
-                analytics.count_by(leads, lambda f: f.channel), target),
+                traffic["channel"], analytics.count_by(leads, lambda f: f.channel), target),
             "by_landing_page": analytics.conversion_table(
-                analytics.visitors_by(events, s, "landing"),
-                analytics.count_by(leads, lambda f: f.landing_path), target)[:50],
+                traffic["landing"], analytics.count_by(leads, lambda f: f.landing_path), target)[:50],
             "by_hour": analytics.conversion_table(
-                analytics.visitors_by(events, s, "hour"),
-                analytics.count_by(leads, lambda f: f.at.hour), target),
+                traffic["hour"], analytics.count_by(leads, lambda f: f.at.hour), target),
             "by_device": analytics.conversion_table(
-                analytics.visitors_by(events, s, "device"),
-                _submits_by_device(runtime, s), target),
+                traffic["device"], traffic["submits_by_device"], target),
         }
 
     return await run_in_threadpool(run)
@@ -99,17 +96,6 @@ def _bucket(at: datetime, seconds: int) -> datetime:
     """The bucket start of a lead, aligned like the event store's buckets."""
     elapsed = (utc_naive(at) - ANCHOR).total_seconds()
     return ANCHOR + timedelta(seconds=(elapsed // seconds) * seconds)
-
-
-def _submits_by_device(runtime: Runtime, s: Scope) -> dict[Any, float]:
-    # Leads do not record a device; form submissions seen by /lw.js do.
-    where, params = s.where()
-    rows = runtime.events.query(
-        f"SELECT device AS key, count(DISTINCT session_id) AS n FROM events WHERE {where} "
-        "AND type = 'form_submit' GROUP BY 1",
-        params,
-    )
-    return {r["key"]: float(r["n"]) for r in rows}
 
 
 @router.get("/funnel", summary="Sessions at each funnel step, with drop-off")
@@ -152,9 +138,7 @@ async def vitals(
             "site": s.site_id, "from": s.start, "to": s.end, "by": by,
             "thresholds": analytics.THRESHOLDS, "budget": budget,
             "rows": analytics.vitals(runtime.events, s, budget, by),
-            "conversion_by_rating": {
-                m: analytics.conversion_by_vital_rating(runtime.events, s, m) for m in ("LCP", "INP")
-            },
+            "conversion_by_rating": analytics.conversion_by_vital_ratings(runtime.events, s, ("LCP", "INP")),
         }
 
     return await run_in_threadpool(run)
