@@ -74,15 +74,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         ObservabilityMiddleware, metrics=metrics, max_body_bytes=settings.server.max_body_bytes
     )
+    # The two hottest public endpoints first: routes are matched in order.
+    app.include_router(collect_routes.router)
+    app.include_router(leads_api.public)
     app.include_router(system.router)
     app.include_router(alerting_api.router)
     app.include_router(events.router)
     app.include_router(logs_api.router)
     app.include_router(security_api.session_router)
     app.include_router(security_api.router)
-    app.include_router(collect_routes.router)
     app.include_router(analytics_routes.router)
-    app.include_router(leads_api.public)
     app.include_router(leads_api.admin)
     app.include_router(dashboard_views.router)
     app.include_router(synthetic_api.router)

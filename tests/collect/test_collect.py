@@ -179,3 +179,26 @@ def test_sessions_end_after_inactivity(settings_for: Callable[..., Settings]) ->
         # 0 and 20 share a session; 45 is 25 min after 20 (same); 80 is 35 min later: new.
         assert len({r["session_id"] for r in rows}) == 2
         assert len({r["visitor_id"] for r in rows}) == 1
+
+
+def test_a_batch_is_one_session_begun_by_its_first_page_view(client: TestClient) -> None:
+    """The session is looked up once per batch: the first page view is the entry (with
+    its UTM and channel), later ones in the same batch continue it, and the token
+    carries the landing."""
+    events = [
+        {"type": "pageview", "url": PAGE + "?utm_source=newsletter&utm_medium=email"},
+        {"type": "vital", "name": "TTFB", "value": 150, "url": PAGE},
+        {"type": "pageview", "url": "https://rebootmedia.example/contact?utm_source=x"},
+    ]
+    body = post(client, events).json()
+    assert body["accepted"] == 3 and body["token"]
+    secret = client.app.state.runtime.secret_key  # type: ignore[attr-defined]
+    touches = read_touches(secret, body["token"])
+    assert touches is not None and touches.first.landing_path == "/services/seo"
+    rows = stored(client)
+    assert len({r["session_id"] for r in rows}) == 1
+    assert {r["channel"] for r in rows} == {"Email"}
+    views = sorted((r for r in rows if r["type"] == "pageview"), key=lambda r: r["path"])
+    assert [v["path"] for v in views] == ["/contact", "/services/seo"]
+    assert views[1]["props"]["entry"] is True and views[1]["props"]["utm_source"] == "newsletter"
+    assert "entry" not in (views[0]["props"] or {})

@@ -154,6 +154,9 @@ class Collector:
         ]
         self._step_timers = {name: metrics.step_duration.labels(name) for name, _ in self.steps}
         self._drop_counters = {r: metrics.dropped.labels(str(r)) for r in DropReason}
+        # Labelled children, looked up once: ``labels()`` takes a lock and builds a key.
+        self._page_view_counters: dict[tuple[str, str], Any] = {}
+        self._vital_histograms: dict[tuple[str, str], Any] = {}
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Collector:
@@ -288,35 +291,47 @@ class Collector:
         visitor = visitor_key(salt, batch.site.id, batch.ip, batch.user_agent)
         agent = batch.agent or parse_user_agent(batch.user_agent)
         geo = batch.geo
+        site_id = batch.site.id
+        # One visitor and one timestamp per batch, so one session: only the first event
+        # can begin it (with its channel); every later event finds it live.
+        first = batch.items[0]
+        channel = (
+            self._channel(first, batch.site.domain) if first.event.type == "pageview" else DIRECT
+        )
+        session, new = self.sessions.touch(
+            site_id, visitor, batch.received_at, channel, count=len(batch.items)
+        )
+        place = {}
+        if geo.region:
+            place["region"] = geo.region
+        if geo.city:
+            place["city"] = geo.city
+        pageviews = 0
+        rows = batch.rows
         for item in batch.items:
             event = item.event
-            channel = (
-                self._channel(item, batch.site.domain) if event.type == "pageview" else DIRECT
-            )
-            session, new = self.sessions.touch(batch.site.id, visitor, batch.received_at, channel)
-            props = dict(event.props or {})
+            props = dict(event.props) if event.props else {}
             if event.type == "pageview":
+                pageviews += 1
                 session.pageviews += 1
                 if new:
                     props["entry"] = True
                     props.update({k: v for k, v in item.query.items() if k in UTM_KEYS})
                     session.touches = self._journey(item, session.channel, event.token, batch)
+                    new = False
                 elif session.touches is None:
                     session.touches = self._journey(item, session.channel, event.token, batch)
                 if event.title:
                     props["title"] = event.title
-                self.metrics.page_views.labels(session.channel, agent.device).inc()
-                if session.touches is not None:
-                    batch.token = sign_touches(self._secret_key(), session.touches)
+                self._page_view_counter(session.channel, agent.device).inc()
             elif event.type == "vital" and event.name in self.metrics.vitals and item.value is not None:
-                self.metrics.vitals[event.name].labels(agent.device).observe(item.value)
-            if geo.region:
-                props["region"] = geo.region
-            if geo.city:
-                props["city"] = geo.city
-            batch.rows.append(
+                self._vital_histogram(event.name, agent.device).observe(item.value)
+            new = False
+            if place:
+                props.update(place)
+            rows.append(
                 Event(
-                    site_id=batch.site.id,
+                    site_id=site_id,
                     ts=batch.received_at,
                     type=event.type,
                     name=event.name,
@@ -333,6 +348,9 @@ class Collector:
                     props=props or None,
                 ).row()
             )
+        if pageviews and session.touches is not None:
+            # The latest journey after the batch's page views, signed once.
+            batch.token = sign_touches(self._secret_key(), session.touches)
 
     def buffer(self, batch: Batch) -> None:
         if not batch.rows:
@@ -345,6 +363,20 @@ class Collector:
             raise
 
     # ---- helpers ----
+
+    def _page_view_counter(self, channel: str, device: str) -> Any:
+        key = (channel, device)
+        child = self._page_view_counters.get(key)
+        if child is None:
+            child = self._page_view_counters[key] = self.metrics.page_views.labels(channel, device)
+        return child
+
+    def _vital_histogram(self, name: str, device: str) -> Any:
+        key = (name, device)
+        child = self._vital_histograms.get(key)
+        if child is None:
+            child = self._vital_histograms[key] = self.metrics.vitals[name].labels(device)
+        return child
 
     def _channel(self, item: Item, site_domain: str | None) -> str:
         q = item.query
@@ -374,12 +406,9 @@ class Collector:
 
 def _checked(index: int, event: EventIn) -> Item:
     """Type-specific rules pydantic's field types do not express."""
-    try:
-        parts = urlsplit(event.url)
-    except ValueError:
-        raise ValueError("url: not a URL") from None
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError("url: must be an absolute http(s) URL")
+    problem, path, query_string = _url_parts(event.url)
+    if problem is not None:
+        raise ValueError(problem)
     value = event.value
     if event.type == "vital":
         if event.name not in VITALS:
@@ -393,8 +422,29 @@ def _checked(index: int, event: EventIn) -> Item:
         raise ValueError(f"props: must encode to at most {MAX_PROPS_BYTES} bytes")
     if value is not None and not math.isfinite(value):
         raise ValueError("value: must be finite")
-    query = dict(parse_qsl(parts.query, keep_blank_values=True)) if event.type == "pageview" else {}
-    return Item(index, event, parts.path or "/", {k.lower(): v for k, v in query.items()}, value)
+    query = dict(_query(query_string)) if event.type == "pageview" else {}
+    return Item(index, event, path, query, value)
+
+
+@lru_cache(maxsize=4096)
+def _url_parts(url: str) -> tuple[str | None, str, str]:
+    """(problem or None, path, query string) of a page address (cached: a batch's
+    events share their page, and pages repeat)."""
+    try:
+        parts = urlsplit(url)
+        hostname = parts.hostname
+    except ValueError:
+        return "url: not a URL", "/", ""
+    if parts.scheme not in ("http", "https") or not hostname:
+        return "url: must be an absolute http(s) URL", "/", ""
+    return None, parts.path or "/", parts.query
+
+
+@lru_cache(maxsize=4096)
+def _query(query_string: str) -> tuple[tuple[str, str], ...]:
+    """A page view's query parameters, names lower-cased (later ones win)."""
+    query = dict(parse_qsl(query_string, keep_blank_values=True))
+    return tuple({k.lower(): v for k, v in query.items()}.items())
 
 
 @lru_cache(maxsize=4096)
@@ -406,6 +456,7 @@ def _threat_in(value: str | None) -> tuple[str, str] | None:
     return (str(findings[0].threat), findings[0].rule) if findings else None
 
 
+@lru_cache(maxsize=4096)
 def _clean_referrer(referrer: str | None) -> str | None:
     """Scheme, host and path only: query strings can carry personal data."""
     if not referrer:

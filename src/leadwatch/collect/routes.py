@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
@@ -15,7 +15,6 @@ from leadwatch.runtime import Runtime
 from leadwatch.settings import SiteSettings
 from leadwatch.store.buffer import BufferFull
 from leadwatch.store.schema import utcnow
-from leadwatch.web.deps import get_runtime
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(tags=["collect"])
@@ -68,6 +67,13 @@ async def hashed_snippet(digest: str, request: Request) -> Response:
     return _snippet_response(request, current, LONG_CACHE)
 
 
+def _runtime(request: Request) -> Runtime:
+    """The runtime, read directly: ``Depends(get_runtime)`` is a sync dependency, which
+    FastAPI runs in the thread pool, a thread hop per request on the hottest route."""
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
 def _site(runtime: Runtime, site_id: str) -> SiteSettings:
     for site in runtime.settings.sites:
         if site.id == site_id:
@@ -105,8 +111,8 @@ def _cors(origin: str | None) -> dict[str, str]:
 async def collect_preflight(
     request: Request,
     site: str = Query(max_length=63),
-    runtime: Runtime = Depends(get_runtime),
 ) -> Response:
+    runtime = _runtime(request)
     origin = _allowed_origin(runtime, _site(runtime, site), request)
     headers = {
         **_cors(origin),
@@ -136,8 +142,8 @@ async def collect(
     request: Request,
     site: str = Query(max_length=63, description="The site id of the page (data-site)."),
     c: str | None = Query(None, max_length=1, description="1 when the visitor gave consent."),
-    runtime: Runtime = Depends(get_runtime),
 ) -> Any:
+    runtime = _runtime(request)
     site_settings = _site(runtime, site)
     origin = _allowed_origin(runtime, site_settings, request)
     limit = runtime.settings.collect.max_body_bytes

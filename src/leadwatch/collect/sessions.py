@@ -38,11 +38,14 @@ class Sessions:
     def __len__(self) -> int:
         return len(self._live)
 
-    def touch(self, site_id: str, visitor: str, ts: datetime, channel: str) -> tuple[Session, bool]:
-        """The visitor's session at ``ts`` and whether it began now (with ``channel``)."""
+    def touch(
+        self, site_id: str, visitor: str, ts: datetime, channel: str, count: int = 1
+    ) -> tuple[Session, bool]:
+        """The visitor's session at ``ts`` and whether it began now (with ``channel``).
+        ``count``: the events this touch stands for (a batch touches once)."""
         key = (site_id, visitor)
         with self._lock:
-            self._maybe_prune(ts)
+            self._maybe_prune(ts, count)
             current = self._live.get(key)
             if current is not None and ts - current.last_seen <= self.timeout:
                 current.last_seen = max(current.last_seen, ts)
@@ -51,8 +54,8 @@ class Sessions:
             self._live[key] = session
             return session, True
 
-    def _maybe_prune(self, ts: datetime) -> None:
-        self._since_prune += 1
+    def _maybe_prune(self, ts: datetime, count: int = 1) -> None:
+        self._since_prune += count
         if self._since_prune < PRUNE_EVERY:
             return
         self._since_prune = 0

@@ -15,9 +15,15 @@ from leadwatch.web.errors import ApiError
 _bearer = HTTPBearer(auto_error=False, description="An API token or LEADWATCH_ADMIN_TOKEN")
 
 
-def get_runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
+
+
+async def get_runtime(request: Request) -> Runtime:
+    """The dependency form of :func:`runtime_of`. It is async on purpose: FastAPI runs
+    a sync dependency in the thread pool, a thread hop on every request for nothing."""
+    return runtime_of(request)
 
 
 def require_scope(needed: str) -> Callable[..., object]:
@@ -31,7 +37,7 @@ def require_scope(needed: str) -> Callable[..., object]:
             raise ApiError(
                 401, "a bearer token is required", headers={"WWW-Authenticate": "Bearer"}
             )
-        runtime = get_runtime(request)
+        runtime = runtime_of(request)
         admin = runtime.settings.auth.admin_token
         admin_token = admin.get_secret_value() if admin else None
 
