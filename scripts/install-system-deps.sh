@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs the real servers the test suite talks to (PostgreSQL, Prometheus,
-# Alertmanager) from Debian's packages, when they are missing. Needs root and
+# Installs the real servers and tools the tests and benchmarks use (PostgreSQL,
+# Prometheus, Alertmanager, Chromium, GoAccess, wrk) from Debian's packages, when
+# they are missing. Needs root and
 # apt-get; elsewhere it says what is missing and the tests that need it skip
 # (under CI, with CI set, those tests fail instead).
 set -euo pipefail
@@ -11,6 +12,7 @@ have_pg || need+=(postgresql)
 command -v prometheus >/dev/null && command -v promtool >/dev/null || need+=(prometheus)
 command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null || need+=(prometheus-alertmanager)
 command -v goaccess >/dev/null || need+=(goaccess)  # bench/logs.py compares against it
+command -v wrk >/dev/null || need+=(wrk)  # bench/collect.py's load generator
 [ -x /usr/bin/chromium ] || need+=(chromium)  # synthetic browser steps (Playwright drives it)
 
 if [ ${#need[@]} -eq 0 ]; then
