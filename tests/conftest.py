@@ -13,6 +13,8 @@ from fastapi.testclient import TestClient
 
 from leadwatch.app import create_app
 from leadwatch.settings import Settings, load_settings
+from leadwatch.store.events import EventStore, open_event_store
+from leadwatch.store.records import create_records_engine
 from tests.servers import PostgresServer, missing, postgres_bindir
 
 ADMIN_TOKEN = "test-admin-token-0123456789"
@@ -76,6 +78,17 @@ def backend(request: pytest.FixtureRequest) -> str:
 @pytest.fixture
 def settings(backend: str, settings_for: Callable[..., Settings]) -> Settings:
     return settings_for(backend)
+
+
+@pytest.fixture
+def store(settings: Settings) -> Iterator[EventStore]:
+    """A migrated event store on the parametrised backend (embedded and PostgreSQL)."""
+    engine = create_records_engine(settings)
+    events = open_event_store(settings, engine)
+    events.migrate()
+    yield events
+    events.close()
+    engine.dispose()
 
 
 @pytest.fixture

@@ -13,18 +13,6 @@ from leadwatch.app import create_app
 from leadwatch.dashboards import guard
 from leadwatch.security.sessions import CurrentUser
 from leadwatch.settings import Settings
-from leadwatch.store.events import EventStore, open_event_store
-from leadwatch.store.records import create_records_engine
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[EventStore]:
-    engine = create_records_engine(settings)
-    events = open_event_store(settings, engine)
-    events.migrate()
-    yield events
-    events.close()
-    engine.dispose()
 
 
 TESTER = CurrentUser(id=1, username="tester", role="admin", session_id="s", csrf_token="c")

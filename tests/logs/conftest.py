@@ -13,19 +13,10 @@ from leadwatch.logs.sinks import EventStoreSink, Sink
 from leadwatch.metrics import Metrics
 from leadwatch.security.events import SecurityLog
 from leadwatch.settings import Settings
-from leadwatch.store.events import EventStore, open_event_store
+from leadwatch.store.events import EventStore
 from leadwatch.store.schema import EVENTS, LOGS
 
 REAL_LOG = Path(__file__).resolve().parent.parent / "data" / "access-logs" / "apache_logs"
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[EventStore]:
-    """A migrated event store on the parametrised backend (embedded and PostgreSQL)."""
-    events = open_event_store(settings)
-    events.migrate()
-    yield events
-    events.close()
 
 
 @pytest.fixture

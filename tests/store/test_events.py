@@ -5,30 +5,17 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from leadwatch.settings import Settings
-from leadwatch.store.events import SCHEMA_VERSIONS, EventStore, open_event_store
+from leadwatch.store.events import SCHEMA_VERSIONS, EventStore
 from leadwatch.store.queries import event_series
-from leadwatch.store.records import create_records_engine
 from leadwatch.store.schema import EVENTS, Event
 from leadwatch.store.sql import DUCKDB, POSTGRES
 
 T0 = datetime(2026, 3, 2, 10, 0, 0)  # a Monday
-
-
-@pytest.fixture
-def store(settings: Settings) -> Iterator[EventStore]:
-    engine = create_records_engine(settings)
-    events = open_event_store(settings, engine)
-    events.migrate()
-    yield events
-    events.close()
-    engine.dispose()
 
 
 def test_rows_round_trip_with_their_types(store: EventStore) -> None:
