@@ -75,3 +75,13 @@ def test_unknown_pages_404_and_demo_is_off_by_default(
     assert demo.get("/demo/nope").status_code == 404
     with TestClient(create_app(settings_for())) as plain:
         assert plain.get("/demo/").status_code == 404
+
+
+def test_in_demo_mode_the_demo_site_comes_first(settings_for: Callable[..., Settings]) -> None:
+    """The dashboards open on the first site: with --demo, the one that has data."""
+    from leadwatch.demo.site import with_demo_site
+
+    settings = with_demo_site(settings_for("embedded", sites=[{"id": "default", "name": "Default"}]))
+    assert [s.id for s in settings.sites] == [settings.demo.site_id, "default"]
+    again = with_demo_site(settings)
+    assert [s.id for s in again.sites] == [settings.demo.site_id, "default"]

@@ -36,9 +36,11 @@ def with_demo_site(settings: Settings) -> Settings:
     domain (its pages are served by leadwatch itself) whose form posts land on
     /demo/thanks, scored with the agency's target industries and countries."""
     site_id = settings.demo.site_id
-    sites = list(settings.sites)
-    if all(s.id != site_id for s in sites):
-        sites.append(SiteSettings(id=site_id, name="Reboot Media (demo)", timezone="Europe/London"))
+    # First in the list, so the dashboards open on the site that has the demo's data.
+    demo = next((s for s in settings.sites if s.id == site_id), None) or SiteSettings(
+        id=site_id, name="Reboot Media (demo)", timezone="Europe/London"
+    )
+    sites = [demo, *(s for s in settings.sites if s.id != site_id)]
     lead_sites = dict(settings.leads.sites)
     lead_sites.setdefault(site_id, LeadSiteSettings(
         thank_you_url=f"{PREFIX}/thanks",
