@@ -61,6 +61,9 @@ class Runtime:
             self.records.close()
             raise
         storage = settings.storage
+        # Every event table's write buffer; started before the services and closed
+        # after them, so whatever a service emits while it stops is still written.
+        self.buffers: list[WriteBuffer] = []
         self.event_buffer = self.write_buffer(EVENTS)
         self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
         self.site_ids = frozenset(s.id for s in settings.sites)
@@ -100,9 +103,10 @@ class Runtime:
         self._started = False
 
     def write_buffer(self, table: Table) -> WriteBuffer:
-        """A write buffer for one event table, batching as ``storage`` says."""
+        """A write buffer for one event table, batching as ``storage`` says; the
+        runtime starts and closes it."""
         storage = self.settings.storage
-        return WriteBuffer(
+        buffer = WriteBuffer(
             self.events,
             table,
             self.metrics,
@@ -111,6 +115,8 @@ class Runtime:
             batch_size=storage.flush_batch_size,
             max_rows=storage.buffer_max_events,
         )
+        self.buffers.append(buffer)
+        return buffer
 
     def migrate(self) -> None:
         migrate(self.records.engine, self.events)
@@ -130,7 +136,8 @@ class Runtime:
             if configured
             else self.records.instance_secret("signing_key")
         )
-        self.event_buffer.start()
+        for buffer in self.buffers:
+            buffer.start()
         self._started = True
         for service in self.services:
             service.start()
@@ -160,7 +167,8 @@ class Runtime:
                     service.close()
                 except Exception:  # one failing service must not stop the flush below
                     log.exception("service_close_failed", service=service.name)
-            self.event_buffer.close()
+            for buffer in self.buffers:
+                buffer.close()
             self._started = False
         self.events.close()
         self.records.close()

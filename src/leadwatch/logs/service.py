@@ -1,5 +1,6 @@
 """The log pipeline inside a running leadwatch: its write buffer, pipeline and the
-background services (the buffer's flusher, tailing of ``logs.sources``, the purge).
+background services (tailing of ``logs.sources``, the purge); the Runtime starts
+and closes the buffer with the others.
 
 The Runtime builds one :class:`LogsRuntime` and appends its ``services``; the HTTP
 routes use ``pipeline`` (and subscribers register on it: ``runtime.logs.pipeline``).
@@ -14,27 +15,10 @@ from leadwatch.logs.retention import PurgeService
 from leadwatch.logs.sinks import build_sinks, ndjson_dir
 from leadwatch.logs.tail import Followed, Tailer, TailService, offset_store
 from leadwatch.settings import ConfigError
-from leadwatch.store.buffer import WriteBuffer
 from leadwatch.store.schema import LOGS
 
 if TYPE_CHECKING:
     from leadwatch.runtime import Runtime, Service
-
-
-class BufferService:
-    """The ``logs`` write buffer as a service: started before the tailing, closed
-    (flushing every accepted row) after it."""
-
-    name = "logs-buffer"
-
-    def __init__(self, buffer: WriteBuffer):
-        self.buffer = buffer
-
-    def start(self) -> None:
-        self.buffer.start()
-
-    def close(self) -> None:
-        self.buffer.close()
 
 
 class LogsRuntime:
@@ -48,7 +32,6 @@ class LogsRuntime:
         self.pipeline = Pipeline(settings, sinks, metrics, runtime.security_log)
         ndjson = (ndjson_dir(settings), settings.logs.index_prefix) if "ndjson" in settings.logs.sinks else None
         self.services: list[Service] = [
-            BufferService(self.buffer),
             PurgeService(
                 runtime.events,
                 settings.logs.retention_days,

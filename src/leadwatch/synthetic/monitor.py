@@ -81,17 +81,13 @@ class SyntheticMonitor:
     # ---- service ----
 
     def start(self) -> None:
-        self.buffer.start()
         self.restore()
         if self.scheduler is not None:
             self.scheduler.start()
 
     def close(self) -> None:
-        try:
-            if self.scheduler is not None:
-                self.scheduler.close()
-        finally:
-            self.buffer.close()
+        if self.scheduler is not None:
+            self.scheduler.close()
 
     def restore(self) -> None:
         """Consecutive failures and last-seen times from the stored results."""
