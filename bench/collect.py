@@ -6,6 +6,9 @@ to a bare FastAPI endpoint (same uvicorn, one worker) that reads the body and an
 checks that the events stored equal the events accepted (counted from the 202
 answers, after a graceful stop has flushed the write buffer).
 Target: /collect >= 50% of the bare endpoint's requests/s, every accepted event stored.
+Each row also gives the server's CPU time per request (all its threads), and
+``cpu_ratio`` compares the two by it: a figure that holds when other work shares the
+cores, which requests/s does not.
 
 A Python client on this 2-core machine tops out near the server's own rate, so both
 endpoints then measure the client; wrk (C, one thread) leaves the server the bottleneck.
@@ -26,6 +29,7 @@ from pathlib import Path
 
 import httpx
 import orjson
+import psutil
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
@@ -133,10 +137,16 @@ def _wrk(url: str, seconds: float, workdir: Path) -> dict[str, float]:
             "requests_per_s": ok / seconds, "events_per_s": accepted / seconds}
 
 
-def _measure(url: str, seconds: float, workdir: Path) -> dict[str, float]:
-    if shutil.which("wrk"):
-        return _wrk(url, seconds, workdir)
-    return asyncio.run(_load(url, seconds))
+def _measure(url: str, seconds: float, workdir: Path, pid: int) -> dict[str, float]:
+    """The load's figures, with the server's CPU time per answered request: unlike
+    requests/s, that barely moves when other work shares the machine's cores."""
+    server = psutil.Process(pid)
+    before = server.cpu_times()
+    result = _wrk(url, seconds, workdir) if shutil.which("wrk") else asyncio.run(_load(url, seconds))
+    after = server.cpu_times()
+    cpu = (after.user - before.user) + (after.system - before.system)
+    result["cpu_us_per_request"] = cpu / max(1, result["requests"]) * 1e6
+    return result
 
 
 def _bare(workdir: Path) -> dict[str, float]:
@@ -144,7 +154,8 @@ def _bare(workdir: Path) -> dict[str, float]:
     log = (workdir / "bare.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", "bench.collect:bare_app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning", "--no-access-log"],
+         # As `leadwatch serve` runs uvicorn: no access log, no proxy headers.
+         "--port", str(port), "--log-level", "warning", "--no-access-log", "--no-proxy-headers"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     try:
@@ -155,8 +166,8 @@ def _bare(workdir: Path) -> dict[str, float]:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        _measure(f"http://127.0.0.1:{port}", 1, workdir)  # warm-up
-        return _measure(f"http://127.0.0.1:{port}", SECONDS, workdir)
+        _measure(f"http://127.0.0.1:{port}", 1, workdir, proc.pid)  # warm-up
+        return _measure(f"http://127.0.0.1:{port}", SECONDS, workdir, proc.pid)
     finally:
         proc.terminate()
         proc.wait(30)
@@ -170,8 +181,9 @@ def _leadwatch(workdir: Path) -> dict[str, float]:
            "LEADWATCH_SECURITY__ENABLED": "false"}
     server = LeadwatchProcess(env, workdir / "leadwatch.log").start()
     try:
-        warm = _measure(server.url, 1, workdir)
-        result = _measure(server.url, SECONDS, workdir)
+        assert server.proc is not None
+        warm = _measure(server.url, 1, workdir, server.proc.pid)
+        result = _measure(server.url, SECONDS, workdir, server.proc.pid)
     finally:
         server.stop()  # graceful: flushes the write buffer
     from leadwatch.settings import load_settings
@@ -196,10 +208,15 @@ def run() -> list[dict[str, object]]:
     client = "wrk" if shutil.which("wrk") else "httpx"
     return [
         {"endpoint": "bare FastAPI", "client": client, "requests_per_s": bare["requests_per_s"],
-         "events_per_s": bare["events_per_s"], "failed": int(bare["failed"])},
+         "events_per_s": bare["events_per_s"], "failed": int(bare["failed"]),
+         "cpu_us_per_request": bare["cpu_us_per_request"]},
         {"endpoint": "leadwatch /collect", "client": client, "requests_per_s": lw["requests_per_s"],
          "events_per_s": lw["events_per_s"], "failed": int(lw["failed"]),
+         "cpu_us_per_request": lw["cpu_us_per_request"],
          "ratio": round(ratio, 3), "target_ratio": TARGET_RATIO, "ok": ratio >= TARGET_RATIO,
+         # The same comparison by server CPU time per request (bare / leadwatch): what the
+         # ratio of requests/s is when each server has a core to itself.
+         "cpu_ratio": round(bare["cpu_us_per_request"] / lw["cpu_us_per_request"], 3),
          "accepted": int(lw["accepted_total"]), "stored": int(lw["stored"]),
          # wrk stops with requests in flight: those may be stored without their 202
          # having been counted, so stored >= accepted; fewer would be a loss.

@@ -1,7 +1,9 @@
 """Lead submission latency against a real ``leadwatch serve`` process on 127.0.0.1:
 an open-loop asyncio httpx client sends at a fixed rate (100 and 500 requests/s) for
 a bounded time and reports p50/p99 of the time to a 201 (the lead committed), on
-SQLite and on PostgreSQL (default durability, fsync on).
+SQLite and on PostgreSQL (default durability, fsync on). Every lead carries the
+attribution token of a real journey sent to /collect first (three pages, active time,
+a download), so intake reads the visitor's engagement as it does for form leads.
 Each rate is preceded by 5 s at the same rate that is not measured (connections,
 caches, the background services' first cycles after start-up).
 Target (2-core machine): p99 < 30 ms at 100 requests/s on SQLite.
@@ -16,13 +18,30 @@ import time
 from pathlib import Path
 
 import httpx
+import orjson
 
 from tests.servers import LeadwatchProcess, PostgresServer, postgres_bindir
 
 RATES = (100, 500)
+JOURNEYS = 50  # distinct visitors whose tokens the leads carry
 SECONDS = 10  # per rate: bounded in count and time
 WARM_UP_SECONDS = 5  # at the same rate, before each measured run
 TARGET_P99_MS = 30.0
+
+
+async def _journey(client: httpx.AsyncClient, visitor: int) -> str:
+    """A visitor's three pages, 150 s of active time and a download; their token."""
+    headers = {"content-type": "text/plain", "user-agent": f"Mozilla/5.0 (X11; Linux x86_64) bench/{visitor}"}
+    site, token = "https://bench.example", None
+    for page, extra in (("/", []), ("/pricing", [{"type": "engagement", "url": site, "value": 60_000}]),
+                        ("/contact", [{"type": "engagement", "url": site, "value": 90_000},
+                                      {"type": "download", "url": site, "name": "brochure.pdf"}])):
+        events = [*extra, {"type": "pageview", "url": site + page, "referrer": "https://www.google.com/",
+                           **({"token": token} if token else {})}]
+        response = await client.post("/collect?site=default", content=orjson.dumps(events), headers=headers)
+        token = response.json()["token"]
+    assert token is not None
+    return str(token)
 
 
 async def _load(url: str, rate: int, seconds: int, tag: str) -> dict[str, object]:
@@ -30,11 +49,13 @@ async def _load(url: str, rate: int, seconds: int, tag: str) -> dict[str, object
     failures = 0
     limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
     async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        tokens = [await _journey(client, v) for v in range(JOURNEYS)]
 
         async def one(n: int) -> None:
             nonlocal failures
             lead = {"name": f"Bench {n}", "email": f"{tag}-{n}@example.com", "phone": "+44 20 7946 0000",
-                    "company": "Acme", "utm_source": "google", "utm_medium": "organic"}
+                    "company": "Acme", "utm_source": "google", "utm_medium": "organic",
+                    "attribution_token": tokens[n % JOURNEYS]}
             started = time.perf_counter()
             try:
                 response = await client.post("/api/leads", json=lead)

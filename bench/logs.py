@@ -8,12 +8,17 @@ channel, threat matching), write to a fresh DuckDB event store, in one process.
 GoAccess (Debian's ``goaccess``) parses the same file in the same run
 (``goaccess FILE --log-format=COMBINED -o report.json``).
 Target: leadwatch >= 0.5x GoAccess's lines/s.
+
+Both are measured in wall time (the headline) and in CPU time (user + system, all
+threads; for GoAccess its child-process usage): on a machine shared with other work
+the wall-time ratio swings with the load, the CPU-time ratio much less.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import shutil
 import subprocess
 import tempfile
@@ -48,29 +53,33 @@ def replicate(target: Path, lines: int) -> None:
             copy += 1
 
 
-def leadwatch_rate(path: Path, workdir: Path) -> tuple[float, int]:
+def leadwatch_rate(path: Path, workdir: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of ``leadwatch logs ingest``'s work, start-up included."""
     settings = load_settings(
         storage={"data_dir": workdir / "data"}, logs={"batch_lines": 20_000}
     )
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     with direct_pipeline(settings) as pipeline:
         for lines in FileReader(path).batches(settings.logs.batch_lines):
             pipeline.process(lines, site_id="default", fmt="combined")
-    elapsed = time.perf_counter() - started
-    return LINES / elapsed, elapsed
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
 def goaccess_rate(path: Path, workdir: Path) -> tuple[float, float] | None:
     binary = shutil.which("goaccess")
     if binary is None:
         return None
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _children_cpu()
     subprocess.run(
         [binary, str(path), "--log-format=COMBINED", "-o", str(workdir / "report.json")],
         check=True, capture_output=True,
     )
-    elapsed = time.perf_counter() - started
-    return LINES / elapsed, elapsed
+    return time.perf_counter() - started, _children_cpu() - cpu
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run() -> list[dict[str, object]]:
@@ -79,14 +88,22 @@ def run() -> list[dict[str, object]]:
         path = workdir / "access.log"
         replicate(path, LINES)
         goaccess = goaccess_rate(path, workdir)
-        rate, seconds = leadwatch_rate(path, workdir)
+        seconds, cpu = leadwatch_rate(path, workdir)
     rows: list[dict[str, object]] = [
-        {"tool": "leadwatch (parse+enrich+threats+DuckDB)", "lines": LINES, "seconds": round(seconds, 2), "lines_per_s": rate},
+        _row("leadwatch (parse+enrich+threats+DuckDB)", seconds, cpu),
     ]
     if goaccess is None:
         rows.append({"tool": "goaccess", "note": "skipped: goaccess not installed (apt-get install goaccess)"})
         return rows
-    ratio = rate / goaccess[0]
-    rows.append({"tool": "goaccess", "lines": LINES, "seconds": round(goaccess[1], 2), "lines_per_s": goaccess[0]})
-    rows.append({"tool": "ratio leadwatch/goaccess", "lines_per_s": round(ratio, 3), "target": TARGET_RATIO, "meets": ratio >= TARGET_RATIO})
+    rows.append(_row("goaccess", *goaccess))
+    # The same lines for both: the ratio of the rates is the inverse ratio of the times.
+    ratio, cpu_ratio = goaccess[0] / seconds, goaccess[1] / cpu
+    rows.append({"tool": "ratio leadwatch/goaccess", "lines_per_s": round(ratio, 3),
+                 "lines_per_cpu_s": round(cpu_ratio, 3), "target": TARGET_RATIO,
+                 "meets": ratio >= TARGET_RATIO})
     return rows
+
+
+def _row(tool: str, seconds: float, cpu: float) -> dict[str, object]:
+    return {"tool": tool, "lines": LINES, "seconds": round(seconds, 2), "lines_per_s": LINES / seconds,
+            "cpu_seconds": round(cpu, 2), "lines_per_cpu_s": LINES / cpu}

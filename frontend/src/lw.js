@@ -6,12 +6,16 @@ import { summarise } from "./vitals.js";
 
 (function () {
   const script = document.currentScript || document.querySelector("script[data-site]");
-  if (!script || window.lw) return;
+  // window.lw may be the page's queue ({q: [...]} or a stub function with .q); only a
+  // second copy of this script finds the real one.
+  if (!script || (window.lw && window.lw.ready)) return;
   const tracker = createTracker(script);
   const queued = (window.lw && window.lw.q) || [];
-  window.lw = function (command, value) {
-    if (command === "consent") tracker.setConsent(value);
+  window.lw = function (command, a, b) {
+    if (command === "consent") tracker.setConsent(a);
+    else if (command === "experiment") tracker.experiment(a, b);
   };
+  window.lw.ready = true;
   queued.forEach((args) => window.lw.apply(null, args));
   if (tracker.gpc) return;
   tracker.start();

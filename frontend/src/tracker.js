@@ -1,11 +1,13 @@
 // leadwatch's own browser code: page views (with SPA navigation), engagement, outbound
 // and download clicks, form start/submit, first-input delay, batching and sending,
-// consent and Global Privacy Control, and the hidden attribution_token in forms.
+// consent and Global Privacy Control, A/B test exposures, and the hidden
+// attribution_token and exp_<name> fields in forms.
 // Web Vitals come from the web-vitals package (see lw.js). Kept under 4 KB gzipped
 // (npm run size); no cookies are ever set.
 
 const FLUSH_MS = 5000;
 const TOKEN_KEY = "lw_token";
+const KEY = /^[\w.:-]{1,64}$/; // experiment names and variants, as lead intake takes them
 const DOWNLOAD = /\.(pdf|zip|rar|7z|gz|tgz|dmg|exe|msi|csv|xlsx?|docx?|pptx?|odt|ods|txt|epub|mp3|mp4|mov)$/i;
 
 export function createTracker(script) {
@@ -23,6 +25,9 @@ export function createTracker(script) {
   let activeSince = document.visibilityState === "visible" ? Date.now() : 0;
   let maxScroll = 0;
   const started = new WeakSet();
+  const assigned = Object.create(null); // experiment -> variant, written into forms
+  let exposed = Object.create(null); // experiments already reported in this page view
+  let held = []; // exposures before the first page view, sent right after it
 
   try {
     if (consent) token = localStorage.getItem(TOKEN_KEY);
@@ -87,18 +92,43 @@ export function createTracker(script) {
     fillForms();
   }
 
-  function fillForms() {
-    if (!token) return;
-    for (const form of document.forms) {
-      let field = form.querySelector('input[name="attribution_token"]');
-      if (!field) {
-        field = document.createElement("input");
-        field.type = "hidden";
-        field.name = "attribution_token";
-        form.appendChild(field);
-      }
-      field.value = token;
+  function setField(form, name, value) {
+    let field = form.querySelector('input[name="' + name + '"]');
+    if (!field) {
+      field = document.createElement("input");
+      field.type = "hidden";
+      field.name = name;
+      form.appendChild(field);
     }
+    field.value = value;
+  }
+
+  function fillForms() {
+    for (const form of document.forms) {
+      if (token) setField(form, "attribution_token", token);
+      for (const name in assigned) setField(form, "exp_" + name, assigned[name]);
+    }
+  }
+
+  function whenReady(fn) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fn);
+    else fn();
+  }
+
+  function experiment(name, variant) {
+    if (name == null || variant == null) return;
+    name = String(name); // a tool may give variants as numbers
+    variant = String(variant);
+    if (!KEY.test(name) || !KEY.test(variant)) return;
+    // The form carries the assignment even under GPC: it describes the page, not the visitor.
+    assigned[name] = variant;
+    whenReady(fillForms);
+    if (exposed[name] === variant) return;
+    exposed[name] = variant;
+    const event = { type: "experiment", name, props: { variant } };
+    // A batch's first event must be its page view (it starts the session with its channel).
+    if (lastPath) push(event);
+    else held.push(event);
   }
 
   function engagement() {
@@ -113,14 +143,20 @@ export function createTracker(script) {
 
   function pageview() {
     if (location.pathname === lastPath) return;
-    if (lastPath) engagement();
+    if (lastPath) {
+      engagement();
+      exposed = Object.create(null);
+    }
     lastPath = location.pathname;
     const event = { type: "pageview", url: pageUrl(true), title: document.title.slice(0, 300) };
     // Only the landing page's referrer says where the visitor came from.
     if (document.referrer && !started.has(document)) event.referrer = document.referrer;
     started.add(document);
     if (token) event.token = token;
-    push(event, true);
+    push(event);
+    held.forEach((e) => push(e));
+    held = [];
+    flush(false);
   }
 
   function formName(form) {
@@ -211,9 +247,8 @@ export function createTracker(script) {
     firstInput();
     onScroll();
     pageview();
-    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", fillForms);
-    else fillForms();
+    whenReady(fillForms);
   }
 
-  return { push, start, setConsent, gpc };
+  return { push, start, setConsent, experiment, gpc };
 }

@@ -83,3 +83,30 @@ function logout() {
 }
 
 document.addEventListener("DOMContentLoaded", () => { login(); logout(); });
+
+// The Logs live tail: the poller (#tail-poll) prepends new lines; Pause cancels its
+// requests (its cursor stays, so resuming brings what came meanwhile) and the list
+// is trimmed to its data-tail-max newest lines.
+let tailPaused = false;
+
+function liveTail() {
+  const toggle = document.getElementById("tail-toggle");
+  if (!toggle) return;
+  toggle.addEventListener("click", () => {
+    tailPaused = !tailPaused;
+    toggle.setAttribute("aria-pressed", String(tailPaused));
+    toggle.textContent = tailPaused ? "Resume" : "Pause";
+    document.getElementById("tail-status").textContent = tailPaused ? "Paused." : "Following.";
+  });
+}
+
+document.addEventListener("htmx:beforeRequest", (event) => {
+  if (tailPaused && event.detail.elt.id === "tail-poll") event.preventDefault();
+});
+document.addEventListener("htmx:afterSwap", (event) => {
+  const list = event.detail.target;
+  if (list.id !== "tail-lines") return;
+  const max = Number(list.dataset.tailMax);
+  while (list.children.length > max) list.lastElementChild.remove();
+});
+document.addEventListener("DOMContentLoaded", liveTail);

@@ -12,20 +12,23 @@ from starlette.concurrency import run_in_threadpool
 from leadwatch import __version__
 from leadwatch.alerting import api as alerting_api
 from leadwatch.collect import routes as collect_routes
-from leadwatch.marketing import routes as analytics_routes
+from leadwatch.dashboards import views as dashboard_views
+from leadwatch.heap import serving_heap
 from leadwatch.leads import api as leads_api
 from leadwatch.logs import api as logs_api
+from leadwatch.marketing import revenue_api
+from leadwatch.marketing import routes as analytics_routes
 from leadwatch.metrics import Metrics
 from leadwatch.runtime import Runtime
-from leadwatch.settings import Settings, load_settings
-from leadwatch.synthetic import api as synthetic_api, status_page
-from leadwatch.dashboards import views as dashboard_views
-from leadwatch.web import events, system
-from leadwatch.web.errors import install_error_handlers
-from leadwatch.web.middleware import ObservabilityMiddleware
 from leadwatch.security import api as security_api
 from leadwatch.security.headers import SecurityHeadersMiddleware
 from leadwatch.security.middleware import SecurityMiddleware, runtime_guard
+from leadwatch.settings import Settings, load_settings
+from leadwatch.synthetic import api as synthetic_api
+from leadwatch.synthetic import status_page
+from leadwatch.web import events, system
+from leadwatch.web.errors import install_error_handlers
+from leadwatch.web.middleware import ObservabilityMiddleware
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -45,7 +48,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             await run_in_threadpool(runtime.start)
             app.state.runtime = runtime
-            yield
+            with serving_heap():
+                yield
         finally:
             # Blocking: every acknowledged event is written (or spilled) before exit.
             await run_in_threadpool(runtime.close)
@@ -64,6 +68,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = metrics
     install_error_handlers(app)
+    # /collect, the busiest route, first: its routes and, innermost, a shortcut to them.
+    collect_routes.add_collector(app, settings)
     app.add_middleware(SecurityMiddleware, guard=runtime_guard)  # inside Observability
     app.add_middleware(
         SecurityHeadersMiddleware,
@@ -84,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(security_api.session_router)
     app.include_router(security_api.router)
     app.include_router(analytics_routes.router)
+    app.include_router(revenue_api.router)
     app.include_router(leads_api.admin)
     app.include_router(dashboard_views.router)
     app.include_router(synthetic_api.router)

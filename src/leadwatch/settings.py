@@ -171,7 +171,7 @@ class SecuritySettings(Section):
     )
     inspect_body_bytes: int = Field(
         65_536, ge=0, le=16 * 1_048_576,
-        description="Largest form or JSON body the middleware inspects (0: bodies are not).",
+        description="Largest form, JSON or multipart body the middleware inspects (0: bodies are not).",
     )
     body_inspected_by_route: list[str] = Field(
         ["/api/leads", "/collect", "/api/v1/events", "/api/v1/logs", "/api/v1/alertmanager/webhook"],
@@ -221,7 +221,7 @@ class SecuritySettings(Section):
         5.0, gt=0, le=300, description="How often each replica reloads the bans of the others."
     )
     incident_window_seconds: int = Field(
-        900, ge=1, description="Events of one address and threat this close form one incident."
+        900, ge=1, description="Quiet seconds after which a contained incident ends."
     )
     incident_escalate_events: int = Field(
         100, ge=2, description="Events in one incident that raise its severity by one level."
@@ -419,6 +419,54 @@ TIERS = ("premium", "high", "standard", "low", "poor")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FACTORS = ("source", "engagement", "completion", "demographics")
 Percent = Annotated[float, Field(ge=0, le=100)]
+Tier = Literal["premium", "high", "standard", "low", "poor"]
+
+_AUTOREPLY_BODY = (
+    "Hello {{ name }},\n\nthank you for contacting {{ site }}. We have your message and "
+    "will come back to you.\n\nThis is an automated reply.\n"
+)
+
+
+class AutoReplySettings(Section):
+    enabled: bool = Field(False, description="Email the submitter of a lead an acknowledgement.")
+    receiver: str | None = Field(
+        None, description="The email receiver (notify.receivers) whose SMTP server sends it."
+    )
+    sender: str | None = Field(
+        None, min_length=3, max_length=254, description="The From address (default: the receiver's)."
+    )
+    reply_to: str | None = Field(
+        None, min_length=3, max_length=254, description="Where an answer to it goes (Reply-To)."
+    )
+    subject: str = Field(
+        "Thank you for contacting {{ site }}", min_length=1, max_length=300,
+        description="Subject template (Jinja2): name, company, site, domain.",
+    )
+    body: str = Field(
+        _AUTOREPLY_BODY, min_length=1, max_length=20_000,
+        description="Plain-text body template (Jinja2): name, company, site, domain.",
+    )
+    tiers: list[Tier] = Field(
+        default_factory=lambda: ["low", "poor"],
+        description="Tiers whose leads get it (those no salesperson follows up).",
+    )
+    require_processing_consent: bool = Field(
+        True, description="Only to leads that gave processing consent (consent.processing)."
+    )
+
+    @field_validator("subject", "body")
+    @classmethod
+    def _template(cls, value: str) -> str:
+        from leadwatch.leads.reply_template import check_template
+
+        check_template(value)
+        return value
+
+    @model_validator(mode="after")
+    def _receiver_when_enabled(self) -> AutoReplySettings:
+        if self.enabled and self.receiver is None:
+            raise ValueError("receiver is required when enabled: an email receiver in notify.receivers")
+        return self
 
 
 class LeadSiteSettings(Section):
@@ -441,6 +489,9 @@ class LeadSiteSettings(Section):
     )
     sales_receivers: list[str] = Field(
         default_factory=list, description="notify receivers told at once of premium/high leads."
+    )
+    autoreply: AutoReplySettings = Field(
+        default_factory=AutoReplySettings, description="The automated response to the submitter."
     )
 
     @field_validator("thank_you_url")
@@ -632,6 +683,9 @@ class DashboardsSettings(Section):
     history_hours: float = Field(
         24, gt=0, le=168, description="How much of that sampled history the process keeps."
     )
+    tail_delay_seconds: float = Field(
+        5, ge=0, le=300, description="The Logs live tail shows lines once they are this old (late writes)."
+    )
     thresholds: dict[str, Threshold] = Field(
         default_factory=_default_thresholds,
         description="Status colours per number: name -> warn and critical; names not given "
@@ -811,6 +865,24 @@ class CollectSiteSettings(Section):
         return [v.lower() for v in values]
 
 
+class ExperimentSettings(Section):
+    alpha: float = Field(
+        0.05, gt=0, lt=0.5, description="Significance level of the A/B tests' two-sided z-test."
+    )
+    power: float = Field(
+        0.8, ge=0.5, lt=1, description="Power wanted when estimating the sample size still needed."
+    )
+    minimum_effect: float = Field(
+        0.1, gt=0, le=10,
+        description="Smallest relative lift worth detecting (0.1 = 10 %), for the sample size.",
+    )
+    controls: dict[str, str] = Field(
+        default_factory=dict,
+        description="Control variant per experiment name (default: a variant named 'control', "
+        "else the first in alphabetical order).",
+    )
+
+
 class CollectSettings(Section):
     sites: dict[str, CollectSiteSettings] = Field(
         default_factory=dict, description="Per-site collector settings, keyed by site id."
@@ -839,6 +911,9 @@ class CollectSettings(Section):
         default_factory=_default_vitals_budget,
         description="Budget per Web Vital (seconds; CLS unitless) for the compliance share.",
     )
+    experiments: ExperimentSettings = Field(
+        default_factory=ExperimentSettings, description="A/B test analysis."
+    )
 
     @field_validator("geo_databases")
     @classmethod
@@ -861,6 +936,75 @@ class CollectSettings(Section):
 
 
 _DEFAULT_COLLECT_SITE = CollectSiteSettings()
+
+
+# ---- marketing: spend budgets (channel ROI) and the value of a lead (revenue impact) ----
+
+MONTH = r"^\d{4}-(0[1-9]|1[0-2])$"
+# Spend periods (and revenue-impact ranges) stay clear of the calendar's ends, so day
+# and week arithmetic on them cannot overflow.
+YEARS = (1971, 9998)
+
+
+class SpendBudget(Section):
+    """Spend on one channel (optionally one campaign) over a month or a date range."""
+
+    channel: str = Field(min_length=1, max_length=32, description="The channel the money was spent on.")
+    campaign: str | None = Field(None, min_length=1, max_length=200, description="Only this campaign.")
+    month: str | None = Field(None, pattern=MONTH, description="A calendar month, YYYY-MM.")
+    start: date | None = Field(None, description="First day of a date range (with end).")
+    end: date | None = Field(None, description="Last day of a date range, inclusive.")
+    amount: float = Field(gt=0, le=1e12, description="The amount spent in the period (site currency).")
+
+    @field_validator("channel")
+    @classmethod
+    def _known_channel(cls, value: str) -> str:
+        from leadwatch.marketing.channels import CHANNELS
+
+        if value not in CHANNELS:
+            raise ValueError(f"must be one of {', '.join(CHANNELS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_period(self) -> SpendBudget:
+        if (self.month is None) == (self.start is None and self.end is None):
+            raise ValueError("give either month or start and end")
+        if self.month is None and (self.start is None or self.end is None or self.start > self.end):
+            raise ValueError("start and end must both be given, start on or before end")
+        years = [int(self.month[:4])] if self.month else [d.year for d in (self.start, self.end) if d]
+        if any(not YEARS[0] <= y <= YEARS[1] for y in years):
+            raise ValueError(f"the period must lie in the years {YEARS[0]} to {YEARS[1]}")
+        return self
+
+
+class MarketingSiteSettings(Section):
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", description="ISO 4217 code of every amount of the site.")
+    average_deal_value: float | None = Field(
+        None, gt=0, description="Value of a won deal when too few outcomes are recorded to measure it."
+    )
+    win_rate: float | None = Field(
+        None, gt=0, le=1, description="Lead-to-win rate when too few outcomes are recorded to measure it."
+    )
+    spend: list[SpendBudget] = Field(default_factory=list, description="Static spend budgets.")
+
+
+class MarketingSettings(Section):
+    sites: dict[str, MarketingSiteSettings] = Field(
+        default_factory=dict, description="Per-site currency, deal value, win rate and spend, by site id."
+    )
+    min_outcomes: int = Field(
+        20, ge=1, le=100_000,
+        description="Outcomes (won or lost leads) needed before the win rate and deal value are measured.",
+    )
+    outcome_window_days: int = Field(
+        365, ge=7, le=3650, description="Leads of this many past days give the measured win rate and deal value."
+    )
+
+    def site(self, site_id: str) -> MarketingSiteSettings:
+        return self.sites.get(site_id) or _DEFAULT_MARKETING_SITE
+
+
+_DEFAULT_MARKETING_SITE = MarketingSiteSettings()
 
 
 LOG_DATASETS = ("application", "access", "security", "business-events", "web-vitals", "dead-letter")
@@ -1081,6 +1225,7 @@ class Settings(BaseSettings):
     leads: LeadsSettings = Field(default_factory=LeadsSettings)
     dashboards: DashboardsSettings = Field(default_factory=DashboardsSettings)
     collect: CollectSettings = Field(default_factory=CollectSettings)
+    marketing: MarketingSettings = Field(default_factory=MarketingSettings)
     logs: LogsSettings = Field(default_factory=LogsSettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
@@ -1105,6 +1250,15 @@ class Settings(BaseSettings):
             for sid, site in self.leads.sites.items()
             for r in site.sales_receivers
             if r not in self.notify.receivers
+        ] + [
+            f"leads.sites.{sid}.autoreply.receiver: {site.autoreply.receiver!r} is not an email "
+            "receiver in notify.receivers"
+            for sid, site in self.leads.sites.items()
+            if site.autoreply.receiver is not None
+            and getattr(self.notify.receivers.get(site.autoreply.receiver), "kind", None) != "email"
+        ] + [
+            f"marketing.sites.{sid}: no site with this id in sites" for sid in self.marketing.sites
+            if sid not in {s.id for s in self.sites}
         ]
         if problems:
             raise ValueError("; ".join(problems))

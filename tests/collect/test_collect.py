@@ -202,3 +202,124 @@ def test_a_batch_is_one_session_begun_by_its_first_page_view(client: TestClient)
     assert [v["path"] for v in views] == ["/contact", "/services/seo"]
     assert views[1]["props"]["entry"] is True and views[1]["props"]["utm_source"] == "newsletter"
     assert "entry" not in (views[0]["props"] or {})
+
+
+def test_every_column_is_stored_where_it_belongs(client: TestClient) -> None:
+    """The collector builds rows positionally; each value must land in its column."""
+    events = [
+        {"type": "pageview", "url": PAGE + "?utm_source=google&utm_medium=cpc",
+         "referrer": "https://www.google.com/search?q=seo", "title": "SEO"},
+        {"type": "vital", "name": "INP", "value": 120, "url": PAGE, "props": {"rating": "good"}},
+    ]
+    assert post(client, events).json()["accepted"] == 2
+    rows = {r["type"]: r for r in stored(client)}
+    view, vital = rows["pageview"], rows["vital"]
+    assert set(view) == {
+        "site_id", "ts", "type", "name", "visitor_id", "session_id", "path", "referrer",
+        "channel", "country", "device", "browser", "os", "value", "props",
+    }
+    assert view["site_id"] == "default" and view["name"] is None and view["value"] is None
+    assert view["referrer"] == "https://www.google.com/search"  # no query string
+    assert view["channel"] == "Paid Search" and view["path"] == "/services/seo"
+    assert (view["device"], view["browser"], view["os"]) == ("mobile", "Chrome Mobile", "Android")
+    assert view["props"]["title"] == "SEO" and view["props"]["utm_medium"] == "cpc"
+    assert view["visitor_id"] and view["session_id"] and view["visitor_id"] != view["session_id"]
+    assert view["ts"] == vital["ts"]
+    assert (vital["name"], vital["value"], vital["referrer"]) == ("INP", pytest.approx(0.12), None)
+    assert vital["props"] == {"rating": "good"} and vital["channel"] == "Paid Search"
+    assert (vital["visitor_id"], vital["session_id"]) == (view["visitor_id"], view["session_id"])
+
+
+def test_collect_is_documented_counted_and_gets_the_common_headers(client: TestClient) -> None:
+    """/collect skips FastAPI's routing, not what every route gets: its OpenAPI entry,
+    the request metric, the request id and the security headers."""
+    operation = client.get("/openapi.json").json()["paths"]["/collect"]
+    assert set(operation) == {"post"}  # the preflight is not an API operation
+    params = {p["name"]: p for p in operation["post"]["parameters"]}
+    assert params["site"]["required"] and params["site"]["schema"]["maxLength"] == 63
+    assert not params["c"]["required"]
+    assert "202" in operation["post"]["responses"] and "415" in operation["post"]["responses"]
+    series = 'leadwatch_http_requests_total{method="POST",route="/collect",status="202"}'
+    before = metric(client, series)
+    r = post(client, [{"type": "pageview", "url": PAGE}], **{"x-request-id": "beacon-1"})
+    assert r.status_code == 202 and r.headers["x-request-id"] == "beacon-1"
+    assert r.headers["x-content-type-options"] == "nosniff" and "frame-ancestors" in r.headers[
+        "content-security-policy"]
+    assert metric(client, series) == before + 1
+    bad = post(client, [{"type": "pageview", "url": PAGE}], site="nope")
+    assert bad.status_code == 404 and bad.headers["x-request-id"] and bad.headers["x-frame-options"]
+    assert client.get("/collect?site=default").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("", {"query.site": "Field required"}),
+        ("site=" + "a" * 64, {"query.site": "String should have at most 63 characters"}),
+        ("site=default&c=yes", {"query.c": "String should have at most 1 character"}),
+    ],
+)
+def test_bad_queries_are_422_naming_the_parameter(
+    client: TestClient, query: str, fields: dict[str, str]
+) -> None:
+    r = client.post(f"/collect?{query}", content=b"[]", headers=HEADERS)
+    assert r.status_code == 422
+    assert r.json()["error"] == {
+        "code": "invalid_request",
+        "message": "the request has invalid fields: " + ", ".join(fields),
+        "fields": fields,
+    }
+
+
+def test_the_guard_still_inspects_collect(client: TestClient) -> None:
+    r = client.post("/collect?site=default&q=1'%20OR%20'1'='1", content=b"[]", headers=HEADERS)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "blocked"
+
+
+def test_a_chunked_body_is_capped_while_it_is_read(strict: TestClient) -> None:
+    body = orjson.dumps([{"type": "pageview", "url": PAGE + "?x=" + "a" * 1000}] * 2)
+    r = strict.post("/collect?site=default&c=1", content=iter([body[:1000], body[1000:]]),
+                    headers=HEADERS)
+    assert r.status_code == 413 and r.json()["error"]["fields"] == {"body": "too large"}
+    assert stored(strict) == []
+
+
+@pytest.mark.parametrize("length", [[(b"content-length", b"60")], []], ids=["declared", "chunked"])
+def test_a_client_gone_before_its_body_gets_no_answer_and_stores_nothing(
+    client: TestClient, length: list[tuple[bytes, bytes]]
+) -> None:
+    import asyncio
+
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/collect", "raw_path": b"/collect", "root_path": "",
+        "query_string": b"site=default", "client": ("203.0.113.7", 50000),
+        "server": ("testserver", 80),
+        "headers": [(b"content-type", b"text/plain"), (b"user-agent", UA.encode()), *length],
+    }
+    asyncio.run(client.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent == []
+    assert stored(client) == []
+
+
+def test_a_bug_in_the_collector_is_a_500_in_the_error_envelope(
+    settings_for: Callable[..., Settings],
+) -> None:
+    with TestClient(create_app(settings_for()), raise_server_exceptions=False) as client:
+        def broken(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError("a bug")
+
+        client.app.state.runtime.collector.collect = broken  # type: ignore[attr-defined]
+        r = post(client, [{"type": "pageview", "url": PAGE}])
+        assert r.status_code == 500 and r.json()["error"]["code"] == "internal_error"
+        assert metric(
+            client, 'leadwatch_http_requests_total{method="POST",route="/collect",status="500"}'
+        ) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LeadwatchProces
         "LEADWATCH_DEMO__SEED": "9",
         "LEADWATCH_LOGGING__LEVEL": "warning",
         "LEADWATCH_DASHBOARDS__REFRESH_SECONDS": "0",
+        "LEADWATCH_DASHBOARDS__TAIL_DELAY_SECONDS": "1",
     }
     process = LeadwatchProcess(env, tmp / "leadwatch.log").start(timeout=180)
     created = subprocess.run(
@@ -82,6 +84,13 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
     page.click("button[type=submit]")
     page.wait_for_url("**/ui/executive**")
 
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    today = datetime.now(UTC).date()
+    spend = httpx.post(f"{server.url}/api/v1/marketing/spend", headers=auth, timeout=60, json={
+        "site_id": SITE, "channel": "Paid Search", "start": str(today - timedelta(days=9)), "end": str(today),
+        "amount": 7000})
+    assert spend.status_code == 201, spend.text
+
     query = f"site={SITE}&range=7d&refresh=0"
     for item in NAV:
         page.goto(f"{server.url}{item.path}?{query}")
@@ -105,6 +114,39 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
                                     "interval": "1d"}).json()
             # The page's range ends at the second it was rendered; the API's at that minute.
             assert abs(int(shown.replace(",", "")) - api["totals"]["leads"]) <= 2
+            impact = httpx.get(f"{server.url}/api/v1/marketing/revenue-impact", timeout=60, headers=auth,
+                               params={"site": SITE, "from": span[0] + ":00Z", "to": span[1] + ":00Z"}).json()
+            lost = page.locator('[data-key="lost-leads-incidents"]').inner_text().lstrip("≈ ")
+            assert float(lost) == pytest.approx(impact["during_incidents"]["lost_leads"], abs=0.11)
+        if item.path == "/ui/marketing":
+            span = page.locator("input[name=from]").input_value(), page.locator("input[name=to]").input_value()
+            roi = httpx.get(f"{server.url}/api/v1/marketing/roi", timeout=60, headers=auth,
+                            params={"site": SITE, "from": span[0] + ":00Z", "to": span[1] + ":00Z"}).json()
+            total = roi["channel"]["total"]
+            shown_spend = page.locator('[data-key="roi-spend-channel-Total"]').inner_text()
+            # 700 a day: the page's range and the API's (whole minutes) differ by under a minute.
+            assert float(shown_spend.replace(",", "")) == pytest.approx(total["spend"], abs=1.0)
+            shown_leads = page.locator('[data-key="roi-leads-channel-Total"]').inner_text()
+            assert float(shown_leads) == pytest.approx(total["leads"], abs=2)
+
+    # The Logs page's live tail: a line shipped now shows up, and Pause holds it.
+    page.goto(f"{server.url}/ui/logs/tail?site={SITE}&q=path%3A%2Fbrowser-tail*")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)")
+    assert violations == []
+    stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
+    lines = [f'192.0.2.9 - - [{stamp}] "GET {path} HTTP/1.1" 200 64 "-" "curl/8.5"'
+             for path in ("/browser-tail-check", "/not-tailed")]
+    shipped = httpx.post(f"{server.url}/api/v1/logs", params={"format": "combined", "site": SITE}, timeout=60,
+                         headers={**auth, "Content-Type": "text/plain"}, content="\n".join(lines).encode())
+    assert shipped.status_code == 202, shipped.text
+    page.wait_for_selector("#tail-lines summary:has-text('/browser-tail-check')", timeout=60_000)
+    assert page.locator("#tail-lines summary:has-text('/not-tailed')").count() == 0
+    page.click("#tail-toggle")
+    assert page.locator("#tail-toggle").get_attribute("aria-pressed") == "true"
+    page.screenshot(path=str(ARTIFACTS / "ui-logs-tail.png"), full_page=True)
     assert errors == []
     context.close()
 

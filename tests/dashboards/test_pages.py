@@ -182,6 +182,23 @@ def test_marketing_page_matches_the_analytics_api(seeded: TestClient) -> None:
             assert num(keys[f"p75-{row['key']}-{row['metric']}"]) == pytest.approx(row["p75"] * 1000, abs=0.5)
     assert '<option value="linear" selected>' in html
     assert seeded.get("/ui/marketing?model=nope").status_code == 422
+    assert 'id="roi-h"' not in html  # no spend, no ROI panel
+
+    month = w["from"][:7]
+    spent = seeded.post("/api/v1/marketing/spend", headers=ADMIN,
+                        json={"channel": "Organic Search", "campaign": "seo", "month": month, "amount": 2000})
+    assert spent.status_code == 201, spent.text
+    keys = keyed(seeded.get(f"/ui/marketing?{ui_query(w)}&model=linear").text)
+    roi = seeded.get("/api/v1/marketing/roi", headers=ADMIN, params={**params, "model": "linear"}).json()
+    assert roi["channel"]["rows"]
+    for by in ("channel", "campaign"):
+        for r in [*roi[by]["rows"], {**roi[by]["total"], "key": "Total"}]:
+            k = f"{by}-{r['key']}"
+            assert num(keys[f"roi-spend-{k}"]) == pytest.approx(r["spend"], abs=0.005)
+            assert num(keys[f"roi-leads-{k}"]) == pytest.approx(r["leads"], abs=0.005)
+            assert num(keys[f"roi-value-{k}"]) == pytest.approx(r["value"], abs=0.005)
+            if r["roi"] is not None:
+                assert num(keys[f"roi-roi-{k}"]) == pytest.approx(r["roi"] * 100, abs=0.05)
 
 
 def test_executive_page_matches_the_apis(seeded: TestClient) -> None:
@@ -201,6 +218,16 @@ def test_executive_page_matches_the_apis(seeded: TestClient) -> None:
     lcp = next(r for r in rows if r["metric"] == "LCP")
     assert num(keys["cwv-LCP"]) == pytest.approx(lcp["p75"] * 1000, abs=0.5)
     assert set(re.findall(r'<div class="chart" id="([\w-]+)"', html)) == {"leads-per-day", "tiers", "sources"}
+    impact = seeded.get("/api/v1/marketing/revenue-impact", headers=ADMIN, params=api_range(w)).json()
+    assert impact["estimate"] and "estimate" in html
+    assert num(keys["lost-leads-incidents"].lstrip("≈ ")) == pytest.approx(impact["during_incidents"]["lost_leads"], abs=0.05)
+    assert num(keys["lost-leads-drops"].lstrip("≈ ")) == pytest.approx(impact["during_drops"]["lost_leads"], abs=0.05)
+    assert [i["title"] for i in impact["incidents"]] == ["The site is unreachable."]  # Alertmanager's, still open
+    for i in impact["incidents"]:
+        assert num(keys[f"incident-lost-{i['id']}"]) == pytest.approx(i["lost_leads"], abs=0.05)
+    assert keys["lost-revenue"] == "–"  # no deal value: neither enough outcomes nor the setting
+    ancient = seeded.get("/ui/executive?range=custom&from=0001-01-02T00:00&to=0001-01-05T00:00")
+    assert ancient.status_code == 422 and "text/html" in ancient.headers["content-type"] and "from:" in ancient.text
 
 
 def test_security_page_matches_the_security_api(seeded: TestClient) -> None:

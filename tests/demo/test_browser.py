@@ -100,6 +100,10 @@ def test_a_real_browser_on_the_demo_site(server: LeadwatchProcess, tmp_path: Pat
             page.wait_for_function(
                 "document.querySelector('input[name=attribution_token]').value.length > 20"
             )
+            # The page's A/B test (queued before /lw.js loaded) put the variant in the form;
+            # reporting it again in the same page view sends nothing more.
+            variant = page.locator("input[name='exp_contact-cta']").input_value()
+            page.evaluate("lw('experiment', 'contact-cta', document.querySelector(\"input[name='exp_contact-cta']\").value)")
             page.locator("input[name=name]").type("Priya Patel", delay=20)
             page.locator("input[name=email]").type(EMAIL, delay=10)
             page.fill("input[name=phone]", "+44 161 496 0123")
@@ -109,7 +113,7 @@ def test_a_real_browser_on_the_demo_site(server: LeadwatchProcess, tmp_path: Pat
             page.check("input[name=consent_processing]")
             page.evaluate(HIDE)
             page.wait_for_timeout(1500)  # leads.min_submit_seconds is 1 here
-            page.get_by_role("button", name="Send my enquiry").click()
+            page.locator("form#contact button[type=submit]").click()
             page.wait_for_url("**/demo/thanks")
             assert "Thank you" in page.locator("h1").inner_text()
             page.wait_for_timeout(1000)
@@ -128,6 +132,7 @@ def test_a_real_browser_on_the_demo_site(server: LeadwatchProcess, tmp_path: Pat
         with records.session() as session:
             lead = session.scalars(select(Lead).where(Lead.email == EMAIL)).one()
             lead_row = (lead.site_id, lead.rejected_reason, lead.channel, lead.touches, lead.page_url)
+            assigned = lead.experiments
     finally:
         events.close()
         records.close()
@@ -150,6 +155,15 @@ def test_a_real_browser_on_the_demo_site(server: LeadwatchProcess, tmp_path: Pat
             expected = event["value"] if event["name"] == "CLS" else event["value"] / 1000
             assert any(abs(v - expected) < 1e-9 for v in stored), (event, stored)
     assert any(r["type"] == "form_submit" for r in rows)
+    exposures = [r for r in rows if r["type"] == "experiment"]
+    assert [(r["name"], r["path"]) for r in exposures] == [("contact-cta", "/demo/contact")]
+    sent = [e for e in _sent(bodies) if e.get("type") == "experiment"]
+    assert sent == [{"type": "experiment", "name": "contact-cta", "props": {"variant": variant},
+                     "url": sent[0]["url"]}]
+    assert assigned == {"contact-cta": variant} and variant in ("control", "book-call")
+    # The queued exposure went out with the page view, after it (it starts the session).
+    (batch,) = [b for b in map(_sent, ([body] for body in bodies)) if any(e.get("type") == "experiment" for e in b)]
+    assert [e["type"] for e in batch[:2]] == ["pageview", "experiment"]
 
     site_id, rejected, channel, touches, _ = lead_row
     assert (site_id, rejected, channel) == (SITE, None, "Email")

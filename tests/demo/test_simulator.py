@@ -15,7 +15,9 @@ from leadwatch.demo.site import with_demo_site
 from leadwatch.demo.traffic import CHANNELS, COUNTRIES
 from leadwatch.enrich.geo import GeoLookup
 from leadwatch.leads.models import Lead, LeadActivity
+from leadwatch.marketing.analytics import Scope
 from leadwatch.marketing.channels import classify_channel, source_lists
+from leadwatch.marketing.experiments import experiments
 from leadwatch.runtime import Runtime
 from leadwatch.settings import Settings
 from leadwatch.store.models import now
@@ -88,6 +90,16 @@ def test_backfill_writes_real_visits_and_leads_and_reset_removes_them(
             assert {lead.rejected_reason for lead in leads} & {"spam_honeypot", "spam_too_fast"}
             assert session.scalar(select(func.count()).select_from(LeadActivity)) > 0
         assert simulator.stats["leads"] == len(real)
+
+        # The contact page's A/B test: exposures split evenly, leads carry their variant.
+        assert {lead.experiments["contact-cta"] for lead in real} <= {"control", "book-call"}
+        assert all(lead.experiments for lead in real)
+        (cta,) = experiments(runtime.events, runtime.records, Scope(
+            SITE, now().replace(tzinfo=None) - timedelta(days=4), now().replace(tzinfo=None)),
+            runtime.settings.collect.experiments)
+        assert cta["name"] == "contact-cta" and cta["control"] == "control"
+        assert [v["variant"] for v in cta["variants"]] == ["control", "book-call"]
+        assert min(v["visitors"] for v in cta["variants"]) > 20 and not cta["srm"]["mismatch"]
 
         events = delete_demo_events(runtime.events, SITE)
         records = delete_demo_records(runtime.records, SITE)

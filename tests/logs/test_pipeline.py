@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable
 from datetime import datetime
 
@@ -40,8 +41,9 @@ def test_the_real_log_is_stored_enriched_and_counted(
     assert (row["source_ip"], row["status"], row["country"], row["browser"], row["bot"]) == (
         "83.149.9.216", 200, "RU", "Chrome", "false",
     )
-    assert row["props"]["source"]["geo"]["country_iso_code"] == "RU"
-    assert row["props"]["user_agent"]["name"] == "Chrome"
+    document = LogRecord.from_row(row).ecs()
+    assert document["source"]["geo"]["country_iso_code"] == "RU"
+    assert document["user_agent"]["name"] == "Chrome"
     bots = store.query("SELECT count(*) AS n FROM logs WHERE bot = 'true'")[0]["n"]
     assert 1000 < bots < 5000  # Googlebot, Bingbot and friends are a good share of it
 
@@ -51,9 +53,9 @@ def test_attacks_are_copied_to_security_and_recorded(
 ) -> None:
     result = make_pipeline().process([ATTACK], site_id="default")
     assert result.datasets == {"access": 1, "security": 1}
-    [row] = store.query("SELECT threat, props FROM logs WHERE dataset = 'security'")
+    [row] = store.query("SELECT * FROM logs WHERE dataset = 'security'")
     assert "sqli" in row["threat"].split(",")
-    assert row["props"]["leadwatch"]["threats"][0]["field"] == "query"
+    assert LogRecord.from_row(row).ecs()["leadwatch"]["threats"][0]["field"] == "query"
     events = store.query("SELECT name, props FROM events WHERE type = 'security'")
     assert any(e["name"] == "sqli" for e in events)
     props = next(e["props"] for e in events if e["name"] == "sqli")
@@ -66,10 +68,11 @@ def test_unparseable_lines_become_counted_dead_letters(
     pipeline = make_pipeline()
     result = pipeline.process(["garbage line", '{"no": "time"}', "x" * 70_000, ATTACK], site_id="default")
     assert result.lines == 4 and result.dead_letters == 3
-    rows = store.query("SELECT message, props FROM logs WHERE dataset = 'dead-letter' ORDER BY message")
-    reasons = sorted(r["props"]["labels"]["reason"] for r in rows)
+    rows = store.query("SELECT * FROM logs WHERE dataset = 'dead-letter' ORDER BY message")
+    documents = [LogRecord.from_row(r).ecs() for r in rows]
+    reasons = sorted(d["labels"]["reason"] for d in documents)
     assert reasons == ["missing_timestamp", "too_long", "unrecognised_format"]
-    assert any(r["props"]["event"]["original"] == "garbage line" for r in rows)
+    assert any(d["event"]["original"] == "garbage line" for d in documents)
     registry = pipeline.registry  # type: ignore[attr-defined]
     assert registry.get_sample_value(
         "leadwatch_log_lines_total", {"dataset": "dead-letter", "outcome": "dead_letter"}
@@ -96,8 +99,25 @@ def test_app_log_lines_keep_their_document(
     line = orjson.dumps({"timestamp": "2026-05-17T10:00:00Z", "level": "error", "event": "smtp_failed",
                          "logger": "leadwatch.notify", "attempt": 3}).decode()
     make_pipeline().process([line], site_id="default")
-    [row] = store.query("SELECT level, message, props FROM logs WHERE dataset = 'application'")
+    [row] = store.query("SELECT * FROM logs WHERE dataset = 'application'")
     assert (row["level"], row["message"]) == ("error", "smtp_failed")
-    assert row["props"]["log"] == {"level": "error", "logger": "leadwatch.notify"}
-    assert row["props"]["labels"]["attempt"] == 3
+    document = LogRecord.from_row(row).ecs()
+    assert document["log"] == {"level": "error", "logger": "leadwatch.notify"}
+    assert document["labels"]["attempt"] == 3
 
+
+
+def test_the_garbage_collector_is_paused_during_a_batch_only(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    pipeline = make_pipeline()
+    during: list[bool] = []
+    pipeline.subscribe(lambda record: during.append(gc.isenabled()))
+    pipeline.process([ATTACK], site_id="default")
+    assert during == [False] and gc.isenabled()
+    gc.disable()  # a collector the host switched off stays off
+    try:
+        pipeline.process([ATTACK], site_id="default")
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

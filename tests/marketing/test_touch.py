@@ -8,7 +8,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from leadwatch.marketing.channels import CHANNELS
-from leadwatch.marketing.touch import MAX_MIDDLE, Touch, Touches, read_touches, sign_touches
+from leadwatch.marketing.touch import (
+    MAX_MIDDLE,
+    MAX_SESSIONS,
+    SessionRef,
+    Touch,
+    Touches,
+    _b64,
+    _mac,
+    read_touches,
+    sign_touches,
+)
 
 SECRET = b"k" * 32
 T0 = datetime(2026, 11, 1, 9, 30, tzinfo=UTC)
@@ -24,7 +34,7 @@ def test_round_trip() -> None:
     journey = Touches.start(first).add(touch("Paid Social", 3, source="facebook", medium="cpc",
                                              campaign="q4"))
     token = sign_touches(SECRET, journey)
-    assert token.startswith("v1.")
+    assert token.startswith("v2.")
     back = read_touches(SECRET, token)
     assert back == journey
     assert back.first.channel == "Organic Search" and back.latest.campaign == "q4"
@@ -41,12 +51,30 @@ def test_rejects_forgeries() -> None:
     version, payload, mac = token.split(".")
     assert read_touches(b"another-key-" * 3, token) is None
     assert read_touches(SECRET, f"{version}.{payload}x.{mac}") is None
-    assert read_touches(SECRET, f"v2.{payload}.{mac}") is None
+    assert read_touches(SECRET, f"v3.{payload}.{mac}") is None
     assert read_touches(SECRET, f"{version}.{payload}") is None
     assert read_touches(SECRET, "") is None
     assert read_touches(SECRET, "garbage") is None
     assert read_touches(SECRET, "v1.!!!.???") is None
     assert read_touches(b"", token) is None
+
+
+def test_the_latest_sessions_ride_along() -> None:
+    journey = Touches.start(touch("Direct"))
+    for n in range(MAX_SESSIONS + 2):
+        journey = journey.with_session(f"s{n}", T0 + timedelta(hours=n)).with_session(f"s{n}", T0)
+    assert [s.id for s in journey.sessions] == [f"s{n}" for n in range(2, MAX_SESSIONS + 2)]
+    assert journey.sessions[0] == SessionRef("s2", int((T0 + timedelta(hours=2)).timestamp()))
+    later = journey.add(touch("Email", 1))
+    assert later.sessions == journey.sessions
+    assert read_touches(SECRET, sign_touches(SECRET, later)) == later
+    assert "sessions" not in later.to_dict()  # never stored with a lead
+
+
+def test_a_v1_token_still_reads_without_sessions() -> None:
+    signed = "v1." + _b64(b'[[1761989400,"Email","newsletter",null,null,"/",null]]')
+    back = read_touches(SECRET, f"{signed}.{_b64(_mac(SECRET, signed))}")
+    assert back is not None and back.first.source == "newsletter" and back.sessions == ()
 
 
 def test_a_repeat_of_the_latest_source_moves_its_time() -> None:

@@ -57,20 +57,21 @@ def test_security_events_are_stored_and_counted(settings_for) -> None:  # type: 
             "leadwatch_security_events_total", {"threat": "sqli", "action": "blocked"}) == 1
 
 
-# The benign contact-form lines still reported in a form: each has the shape of an
-# attack (a script element, an iframe, a quoted string followed by a logic operator),
-# so no confirmation lets it through. A new line flagged here is a regression (or a
-# new accepted case to list, with a reason, in docs/security.md).
+# The benign contact-form lines still reported in a form: each pastes a <script>
+# element, which runs when rendered whatever its author meant, so it is flagged
+# (stored as text, never refused; docs/security.md, "what counts as script"). A new
+# line flagged here is a regression, or a new accepted case to list with its reason.
 ACCEPTED_BENIGN_FLAGS = {
     'The developer wrote <script src="/js/app.js"></script> in the footer and now the page is blank.',
-    ("The embed code they gave us is <iframe src=\"https://www.youtube.com/embed/abc123\"></iframe>"
-     " - will that slow the page?"),
-    'What\'s the difference between "AND" and "OR" in your filters?',
+    'Please install this: <script async src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"></script>',
+    'The schema markup is <script type="application/ld+json"> but Google says it\'s invalid.',
 }
 
 
 def test_benign_form_text_is_not_flagged_but_for_the_accepted_lines() -> None:
     from tests.security.corpora import benign_form
 
-    flagged = {v for v in benign_form() if inspect(v, Field.FORM)}
+    findings = {v: inspect(v, Field.FORM) for v in benign_form()}
+    flagged = {v for v, found in findings.items() if found}
     assert flagged == ACCEPTED_BENIGN_FLAGS
+    assert all(f.threat is Threat.XSS for v in flagged for f in findings[v])  # none is refused

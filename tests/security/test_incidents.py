@@ -1,21 +1,26 @@
 """Incidents: grouping, severity, automatic end of contained ones, an analyst's
 verdicts, the summary (MTTD, MTTR, false-positive rate) on both backends, gauges,
-and notifications through the outbox interface."""
+notifications through the outbox interface, and one open incident per attacker even
+when replicas group at the same instant."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
 
 from leadwatch.security.events import Action, SecurityEvent
 from leadwatch.security.incidents import IncidentTracker
 from leadwatch.store.migrate import upgrade_records
 from leadwatch.store.records import RecordStore
 from leadwatch.store.schema import utcnow
-from tests.conftest import ADMIN
+from tests.conftest import ADMIN, BACKENDS
 
 T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -144,3 +149,81 @@ def test_incidents_reach_the_outbox(settings_for: Any) -> None:
         assert "security.notify_security: no receiver 'nobody'" in str(exc)
     else:
         raise AssertionError("an unknown receiver must stop start-up")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_replicas_grouping_at_the_same_instant_share_one_incident(settings_for: Any, backend: str) -> None:
+    """Two replicas (each its own engine and tracker) process the same attacker's events
+    at the same instant, round after round: one open incident holds every event."""
+    settings = settings_for(backend)
+    replicas = []
+    for _ in range(2):
+        records = RecordStore.open(settings)
+        upgrade_records(records.engine)
+        replicas.append(IncidentTracker(records, CollectorRegistry(), window_seconds=900, escalate_events=1000,
+                                        clock=lambda: T0 + timedelta(minutes=1)))
+    rounds = 8
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def run(t: IncidentTracker, replica: int) -> None:
+        try:
+            for n in range(rounds):
+                t([event("sqli", f"203.0.113.{n}", 0.1 * replica), event("xss", "203.0.113.0", 0, Action.FLAGGED)])
+                barrier.wait(timeout=30)
+                t.process()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=run, args=(t, i)) for i, t in enumerate(replicas)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert errors == []
+    got = sorted((i.ip, i.threat, i.events, i.status) for i in incidents(replicas[0]))
+    assert got == sorted([(f"203.0.113.{n}", "sqli", 2, "open") for n in range(rounds)]
+                         + [("203.0.113.0", "xss", 2 * rounds, "open")])
+    for t in replicas:
+        t.records.close()
+
+
+def test_the_database_refuses_a_second_open_incident(settings_for: Any) -> None:
+    from leadwatch.security.models import SecurityIncident
+
+    records = RecordStore.open(settings_for("embedded"))
+    upgrade_records(records.engine)
+
+    def incident(status: str) -> SecurityIncident:
+        return SecurityIncident(site_id="default", ip="203.0.113.1", threat="sqli", severity="high",
+                                status=status, first_seen_at=T0, detected_at=T0, last_seen_at=T0)
+
+    with records.session() as session:
+        session.add_all([incident("open"), incident("resolved"), incident("resolved")])
+    with pytest.raises(IntegrityError), records.session() as session:
+        session.add(incident("open"))
+    records.close()
+
+
+def test_the_migration_resolves_open_duplicates_made_before_it(settings_for: Any) -> None:
+    from alembic import command
+
+    from leadwatch.store.migrate import alembic_config
+
+    records = RecordStore.open(settings_for("embedded"))
+    config = alembic_config()
+    with records.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0003_security")
+        for _ in range(3):
+            conn.execute(text(
+                "INSERT INTO security_incidents (site_id, ip, threat, severity, status, events, contained, "
+                "first_seen_at, detected_at, last_seen_at) VALUES ('default', '203.0.113.1', 'sqli', 'high', "
+                "'open', 1, 1, '2026-11-26 12:00:00', '2026-11-26 12:00:00', '2026-11-26 12:05:00')"))
+    upgrade_records(records.engine)
+    with records.engine.connect() as conn:
+        rows = conn.execute(text("SELECT id, status, note FROM security_incidents ORDER BY id")).all()
+    assert [(r.status, r.note) for r in rows] == [
+        ("resolved", "duplicate of incident 3"), ("resolved", "duplicate of incident 3"), ("open", None)]
+    records.close()

@@ -141,3 +141,37 @@ def test_form_text_needs_a_confirmed_attack_queries_stay_strict(settings_for: Ca
     assert client.post("/", data={"message": "x' OR '1'='1"}).status_code == 403
     assert client.post("/", data={"message": "<img src=x onerror=alert(1)>"}).json() == {"findings": ["xss"]}
     records.close()
+
+
+def test_cookies_referer_and_forwarded_host_are_inspected(settings_for: Callable[..., Settings]) -> None:
+    client, rows, records = _plain_app(settings_for("embedded"))
+    refused = client.get("/", headers={"cookie": "theme=dark; sid=1%27%20UNION%20SELECT%20password%20FROM%20users--"})
+    assert refused.status_code == 403 and refused.json()["error"]["fields"] == {"cookie.sid": "refused: sqli"}
+    refused = client.get("/", headers={"referer": "https://evil.example/?id=1%27%20OR%20%271%27%3D%271"})
+    assert refused.json()["error"]["fields"] == {"header.referer.id": "refused: sqli"}
+    flagged = client.get("/", headers={"x-forwarded-host": "<script>alert(1)</script>.example"})
+    assert flagged.json() == {"findings": ["xss"]}
+    # What browsers and analytics send every day passes untouched.
+    ordinary = client.get("/", headers={
+        "cookie": '_ga=GA1.1.1234567.1700000000; consent={"analytics":true}; '
+                  "lw_session=eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjMifQ.abc-_def",
+        "referer": "https://www.google.com/search?q=o%27brien+%26+sons+seo+dublin#top",
+        "x-forwarded-host": "www.example.com"})
+    assert ordinary.json() == {"findings": []}
+    assert len(rows) == 3  # one security event for each of the three
+    records.close()
+
+
+def test_multipart_text_fields_are_inspected_and_files_are_not(settings_for: Callable[..., Settings]) -> None:
+    client, _rows, records = _plain_app(settings_for("embedded"))
+    attack = "x' UNION SELECT password FROM users--"
+    refused = client.post("/", data={"message": attack}, files={"cv": ("cv.txt", b"my cv")})
+    assert refused.status_code == 403 and refused.json()["error"]["fields"] == {"form.message": "refused: sqli"}
+    # An uploaded file is the app's to check: its bytes are not text someone typed.
+    passed = client.post("/", data={"message": "Hi, my CV is attached."}, files={"cv": ("cv.sql", attack.encode())})
+    assert passed.json() == {"findings": []}
+    flagged = client.post("/", files={"note": (None, "<img src=x onerror=alert(1)>")})
+    assert flagged.json() == {"findings": ["xss"]}
+    broken = client.post("/", content=b"--b\r\nnot a part", headers={"content-type": "multipart/form-data; boundary=b"})
+    assert broken.status_code == 200  # unreadable: the app decides
+    records.close()

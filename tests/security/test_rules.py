@@ -13,7 +13,9 @@ from leadwatch.security.detect import (
     Field,
     Inspector,
     Rule,
+    SqliResult,
     Threat,
+    after_string,
     decoded_forms,
     inspect,
     load_confirmations,
@@ -83,16 +85,17 @@ def test_inspect_never_fails_and_finds_each_threat_once(value: str, field: Field
 # -- confirmations: a libinjection hit in free text (form) counts only if one holds ------
 
 
-def libinjection_hits(threat: Threat, value: str, field: Field) -> list[tuple[str, str]]:
-    """(decoded form, SQLi fingerprint) for every decoded form libinjection flags."""
-    hits = []
+def libinjection_hits(threat: Threat, value: str, field: Field) -> list[tuple[str, SqliResult | None]]:
+    """(decoded form, libinjection's SQLi answer or None for XSS) for every decoded form
+    libinjection flags."""
+    hits: list[tuple[str, SqliResult | None]] = []
     for form in decoded_forms(value, field):
         if threat is Threat.SQLI:
             result = libinjection.is_sql_injection(form)
             if result["is_sqli"]:
-                hits.append((form, result["fingerprint"]))
+                hits.append((form, result))
         elif libinjection.is_xss(form)["is_xss"]:
-            hits.append((form, ""))
+            hits.append((form, None))
     return hits
 
 
@@ -102,13 +105,13 @@ def test_confirmation(confirmation: Confirmation) -> None:
     assert c.matches and c.ignores, "every confirmation needs examples both ways"
     for field in c.fields:
         for value in c.matches:  # an attack this confirmation keeps reported
-            assert any(c.holds(form, fp) for form, fp in libinjection_hits(c.threat, value, field)), value
+            assert any(c.holds(form, sqli) for form, sqli in libinjection_hits(c.threat, value, field)), value
             assert c.threat in {f.threat for f in inspect(value, field)}, (field, value)
             assert c.threat in {f.threat for f in inspect(value, Field.QUERY)}, value
         for value in c.ignores:  # libinjection flags it; this confirmation does not hold
             hits = libinjection_hits(c.threat, value, field)
             assert hits, f"libinjection does not flag {value!r}: not an example of an exception"
-            assert not any(c.holds(form, fp) for form, fp in hits), value
+            assert not any(c.holds(form, sqli) for form, sqli in hits), value
 
 
 @pytest.mark.parametrize(
@@ -121,6 +124,11 @@ def test_confirmation(confirmation: Confirmation) -> None:
         ("Can you add a <meta name=\"description\"> tag to every page?", Threat.XSS),
         ("Can you add <link rel=\"canonical\" href=\"https://example.com/\"> to the blog?", Threat.XSS),
         ("<span style=\"font-weight:bold\">x</span>", Threat.XSS),
+        # A quote break followed by words only: prose, not a changed query.
+        ("What's the difference between \"AND\" and \"OR\" in your filters?", Threat.SQLI),
+        ("Do the \"AND\"/\"OR\" toggles in the segment builder apply to all rules?", Threat.SQLI),
+        # A frame shows another origin's page, in that origin: content, not script.
+        ("<iframe src=\"https://www.youtube.com/embed/abc123\"></iframe>", Threat.XSS),
     ],
 )
 def test_prose_libinjection_flags_is_not_an_attack_in_a_form_but_is_in_a_query(value: str, threat: Threat) -> None:
@@ -143,10 +151,12 @@ def test_prose_libinjection_flags_is_not_an_attack_in_a_form_but_is_in_a_query(v
         ("<img src=x onerror=alert(1)>", Threat.XSS),
         ("&lt;svg onload=alert(1)&gt;", Threat.XSS),
         ("<a href=\"javascript:alert(1)\">x</a>", Threat.XSS),
-        # Ambiguous text that stays reported: a pasted script element, a quoted
-        # string followed by a logic operator (the shape of ' or ').
+        ("<iframe src=\"javascript:alert(1)\"></iframe>", Threat.XSS),
+        ("<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>", Threat.XSS),
+        ("x' or 2>1 #", Threat.SQLI),
+        # A pasted script element stays reported, whatever its author meant: rendered,
+        # it runs (docs/security.md, "what counts as script").
         ("The developer wrote <script src=\"/js/app.js\"></script> in the footer", Threat.XSS),
-        ("What's the difference between \"AND\" and \"OR\" in your filters?", Threat.SQLI),
     ],
 )
 def test_confirmed_attacks_are_reported_in_a_form(value: str, threat: Threat) -> None:
@@ -158,3 +168,13 @@ def test_form_evidence_names_the_confirmation() -> None:
     assert finding.rule == "libinjection.sqli" and finding.evidence.endswith("(form.sqli.union)")
     [strict] = inspect("x' UNION SELECT password FROM users--", Field.QUERY)
     assert "(" not in strict.evidence  # strict fields: the fingerprint, as before
+
+
+@pytest.mark.parametrize(("value", "after"), [
+    ("1' OR '1'='1", " OR '1'='1"),
+    ("'abc' or 1=1 --", " or 1=1 --"),
+    ("Zoë Ó Súilleabháin' or 'é'='é", " or 'é'='é"),  # libinjection counts UTF-8 bytes
+])
+def test_the_continuation_is_the_text_after_the_closing_quote(value: str, after: str) -> None:
+    result = libinjection.is_sql_injection(value)
+    assert result["fingerprint"].startswith("s") and after_string(value, result) == after

@@ -44,12 +44,14 @@ def test_red_metrics_use_route_templates(client: TestClient) -> None:
     client.get("/health")
     client.get("/api/v1/events/series", params={"site": "default"}, headers=ADMIN)
     client.get("/users/12345/secret")  # unmatched paths must not become labels
+    client.request("BREW12345", "/health")  # nor invented methods
     text = client.get("/metrics").text
 
     assert 'leadwatch_http_requests_total{method="GET",route="/health",status="200"} 1.0' in text
     assert 'route="/api/v1/events/series",status="200"' in text
     assert 'leadwatch_http_requests_total{method="GET",route="<unmatched>",status="404"} 1.0' in text
     assert "12345" not in text
+    assert 'leadwatch_http_requests_total{method="other",route="/health",status="405"} 1.0' in text
     assert 'leadwatch_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/health"}' in text
     assert "leadwatch_http_requests_in_flight 1.0" in text  # the scrape itself
     assert 'leadwatch_write_buffer_depth{table="events"}' in text

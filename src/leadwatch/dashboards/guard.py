@@ -4,7 +4,7 @@ them back to the page they asked for."""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 
@@ -20,8 +20,11 @@ class LoginRequired(Exception):
 
 
 def login_url(request: Request) -> str:
-    wanted = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"{LOGIN_PATH}?next={quote(wanted, safe='')}"
+    """The login page, returning to the page asked for (for an htmx request, the page
+    that made it, not the fragment)."""
+    url = urlsplit(request.headers.get("hx-current-url") or str(request.url))
+    wanted = url.path + (f"?{url.query}" if url.query else "")
+    return f"{LOGIN_PATH}?next={quote(safe_next(wanted), safe='')}"
 
 
 def safe_next(target: str | None) -> str:

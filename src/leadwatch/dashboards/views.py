@@ -8,8 +8,10 @@ envelope, and an unauthenticated visitor is sent to the login page.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -29,9 +31,11 @@ from leadwatch.dashboards.render import HERE, REFRESH_CHOICES, Frame, error_page
 from leadwatch.dashboards.timerange import RangeError, parse_range
 from leadwatch.leads import api as leads_api
 from leadwatch.leads.followup import OUTCOMES as FOLLOWUPS
+from leadwatch.marketing.rollup import snapshot as analytics_snapshot
 from leadwatch.runtime import Runtime
 from leadwatch.security.sessions import CurrentUser
 from leadwatch.settings import TIERS
+from leadwatch.store.schema import utc_naive, utcnow
 from leadwatch.web.deps import get_runtime
 from leadwatch.web.errors import ApiError, validation_fields
 
@@ -51,8 +55,13 @@ class UiRoute(APIRoute):
 
         async def handle(request: Request) -> Response:
             try:
-                return await handler(request)
+                # One reading of the events per page: its panels agree and share work.
+                with analytics_snapshot():
+                    return await handler(request)
             except guard.LoginRequired:
+                if request.headers.get("hx-request"):
+                    # htmx would swap a followed redirect's login form into the page.
+                    return Response(status_code=401, headers={"HX-Redirect": guard.login_url(request)})
                 return RedirectResponse(guard.login_url(request), status_code=303)
             except UiError as exc:
                 return error_page(request, exc.status, exc.message)
@@ -120,7 +129,11 @@ async def operations_page(
 
 @router.get("/executive")
 async def executive_view(frame: PageFrame, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
-    data = await executive_page.executive(runtime, frame.range, frame.site.id)
+    try:
+        data = await executive_page.executive(runtime, frame.range, frame.site.id)
+    except ApiError as exc:  # a range the revenue impact refuses (beyond its years)
+        raise UiError(exc.status, "; ".join(f"{k.split('.')[-1]}: {v}" for k, v in exc.fields.items())
+                      or exc.message) from None
     return page(frame, "executive.html", "Executive", data=data)
 
 
@@ -142,6 +155,11 @@ async def security_view(frame: PageFrame, runtime: Annotated[Runtime, Depends(ge
     return page(frame, "security.html", "Security", data=data)
 
 
+def _check_dataset(dataset: str) -> None:
+    if dataset and dataset not in logs_page.DATASETS:
+        raise UiError(422, f"dataset: must be one of {', '.join(logs_page.DATASETS)}")
+
+
 @router.get("/logs")
 async def logs_view(
     frame: PageFrame,
@@ -149,11 +167,54 @@ async def logs_view(
     q: Annotated[str, Query(max_length=2000)] = "",
     dataset: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
-    if dataset and dataset not in logs_page.DATASETS:
-        raise UiError(422, f"dataset: must be one of {', '.join(logs_page.DATASETS)}")
+    _check_dataset(dataset)
     data = await logs_page.logs(runtime, frame.range, frame.site.id, q, dataset or None)
     return page(frame.with_extra(q=q, dataset=dataset), "logs.html", "Logs", data=data,
                 status_code=422 if data["error"] else 200)
+
+
+@router.get("/logs/tail")
+async def logs_tail_view(
+    frame: PageFrame,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    q: Annotated[str, Query(max_length=2000)] = "",
+    dataset: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """The live tail of a log search: the page polls ``/ui/logs/tail/lines``."""
+    _check_dataset(dataset)
+    try:
+        logs_page.filters(q=q)
+    except logs_page.SearchError as exc:
+        raise UiError(422, f"q: {exc}") from None
+    # The tail polls on its own; the page's periodic refresh would wipe its lines.
+    frame = replace(frame.with_extra(q=q, dataset=dataset), refresh=0)
+    return page(frame, "logs_tail.html", "Logs: live tail", q=q, dataset=dataset, datasets=logs_page.DATASETS,
+                query=urlencode({"site": frame.site.id, "q": q, "dataset": dataset}),
+                cursor=logs_page.tail_cursor(runtime, utcnow()), poll_seconds=logs_page.TAIL_POLL_SECONDS,
+                max_lines=logs_page.TAIL_LINES, delay=runtime.settings.dashboards.tail_delay_seconds)
+
+
+@router.get("/logs/tail/lines")
+async def logs_tail_lines(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _user: Annotated[CurrentUser, Depends(guard.ui_user)],
+    after: datetime,
+    site: Annotated[str, Query(max_length=63)],
+    q: Annotated[str, Query(max_length=2000)] = "",
+    dataset: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    """New lines since ``after`` (an htmx fragment), with the poller for the next cursor."""
+    if site not in runtime.site_ids:
+        raise UiError(404, f"there is no site {site!r}")
+    _check_dataset(dataset)
+    data = await logs_page.tail(runtime, site, q, dataset or None, utc_naive(after), utcnow())
+    if data["error"]:
+        raise UiError(422, f"q: {data['error']}")
+    return templates.TemplateResponse(
+        request, "logs_tail_lines.html",
+        {**data, "query": urlencode({"site": site, "q": q, "dataset": dataset}),
+         "poll_seconds": logs_page.TAIL_POLL_SECONDS})
 
 
 @router.get("/alerts")

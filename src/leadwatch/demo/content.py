@@ -8,6 +8,7 @@ same paths a person would: landing page, service page, contact page.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 PREFIX = "/demo"
@@ -175,4 +176,32 @@ MENU = (
     ("/services/ppc", "PPC"),
     ("/services/web-design", "Web design"),
     ("/contact", "Contact"),
+)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """An A/B test the demo site runs. Each browser (address and user agent) always sees
+    the same variant, as a site's testing tool would assign it; ``lift`` is how much
+    more likely than the control a visitor of the variant is to send the form (the
+    simulator's ground truth, which the analysis should find)."""
+
+    name: str
+    variants: tuple[tuple[str, str, float], ...]  # (variant, button text, lift)
+
+    def assign(self, ip: str, user_agent: str) -> str:
+        digest = hashlib.sha256(f"{self.name}|{ip}|{user_agent}".encode()).digest()
+        return self.variants[int.from_bytes(digest[:8], "big") % len(self.variants)][0]
+
+    def button(self, variant: str) -> str:
+        return next(text for v, text, _ in self.variants if v == variant)
+
+    def lift(self, variant: str) -> float:
+        return next(lift for v, _, lift in self.variants if v == variant)
+
+
+# The contact form's button: the plain "send" against an offer of a call.
+CONTACT_CTA = Experiment(
+    "contact-cta",
+    (("control", "Send my enquiry", 1.0), ("book-call", "Book my free strategy call", 1.25)),
 )

@@ -1,7 +1,7 @@
 """``leadwatch demo reset``: delete every row the demo wrote. Demo rows are the rows of
 the demo site (``demo.site_id``): events (page views, vitals, security events), log
-records and probe results in the event store; leads with their follow-ups and
-security incidents in the record store. Other sites are not touched."""
+records, probe results and the analytics' daily rollup in the event store; leads with
+their follow-ups and security incidents in the record store. Other sites are not touched."""
 
 from __future__ import annotations
 
@@ -11,13 +11,13 @@ from leadwatch.leads.models import Lead, LeadActivity
 from leadwatch.security.models import SecurityIncident
 from leadwatch.store.events import EventStore
 from leadwatch.store.records import RecordStore
-from leadwatch.store.schema import EVENTS, LOGS, PROBE_RESULTS
+from leadwatch.store.schema import ANALYTICS_DAYS, EVENTS, LOGS, PROBE_RESULTS
 
 
 def delete_demo_events(events: EventStore, site_id: str) -> dict[str, int]:
     """Rows deleted per event table."""
     deleted = {}
-    for table in (EVENTS, LOGS, PROBE_RESULTS):
+    for table in (EVENTS, LOGS, PROBE_RESULTS, ANALYTICS_DAYS):
         where = "site_id = :site"
         if events.dialect.name == "postgresql":
             sql = f"WITH gone AS (DELETE FROM {table.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"

@@ -15,9 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from leadwatch.demo.content import MENU, PAGES, PREFIX, RESOURCE, SERVICES, Page
+from leadwatch.demo.content import CONTACT_CTA, MENU, PAGES, PREFIX, RESOURCE, SERVICES, Page
 from leadwatch.leads.defence import issue_form_token
 from leadwatch.runtime import Runtime
+from leadwatch.security.clients import client_ip
 from leadwatch.settings import LeadSiteSettings, Settings, SiteSettings
 from leadwatch.store.models import now
 from leadwatch.web.deps import get_runtime
@@ -73,10 +74,13 @@ async def demo_root() -> RedirectResponse:
 @router.get("/contact", response_class=HTMLResponse)
 async def contact(request: Request, runtime: Runtime = Depends(get_runtime)) -> HTMLResponse:
     site_id = runtime.settings.demo.site_id
+    ip = client_ip(request.scope, runtime.guard.trusted_proxies)
+    variant = CONTACT_CTA.assign(ip, request.headers.get("user-agent", ""))
     return _render(
         request, runtime, PAGES["/contact"],
         form_token=issue_form_token(runtime.secret_key, site_id, now()),
         honeypot=runtime.settings.leads.honeypot_field,
+        experiment=CONTACT_CTA.name, variant=variant, button=CONTACT_CTA.button(variant),
     )
 
 
@@ -92,6 +96,12 @@ async def resource() -> Response:
 @router.get("/static/site.css")
 async def stylesheet() -> Response:
     return Response((HERE / "static" / "site.css").read_bytes(), media_type="text/css",
+                    headers={"Cache-Control": "public, max-age=3600"})
+
+
+@router.get("/static/experiment.js")
+async def experiment_script() -> Response:
+    return Response((HERE / "static" / "experiment.js").read_bytes(), media_type="text/javascript",
                     headers={"Cache-Control": "public, max-age=3600"})
 
 

@@ -16,7 +16,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from leadwatch.demo.content import LANDINGS, PREFIX, RESOURCE, SERVICES
+from leadwatch.demo.content import CONTACT_CTA, LANDINGS, PREFIX, RESOURCE, SERVICES
 
 # (weight, user agent, device class). Real user agents of current browsers.
 DEVICES: tuple[tuple[float, str, str], ...] = (
@@ -336,8 +336,14 @@ class TrafficModel:
         lcp = next(v for v in landing_vitals if v["name"] == "LCP")["props"]["rating"]
         p = channel.conversion * boost * (0.8 if person.device == "mobile" else 1.1)
         p *= {"good": 1.15, "needs-improvement": 0.75, "poor": 0.45}[lcp]
-        converts = not person.lead and rng.random() < p
-        abandons = not converts and rng.random() < p * 1.2  # starts the form, gives up
+        # The contact page's A/B test changes who sends the form, not who reaches it:
+        # the share that starts the form (sends or gives up) is the same in each variant,
+        # so the test's exposures split evenly and only conversion differs.
+        variant = CONTACT_CTA.assign(person.ip, person.user_agent)
+        reach = p + (1 - p) * p * 1.2
+        sends = p * CONTACT_CTA.lift(variant)
+        converts = not person.lead and rng.random() < sends
+        abandons = not converts and rng.random() < (reach - sends) / (1 - sends)
         route = self._route(path, wants_contact=converts or abandons)
         t = 0.0
         for i, page in enumerate(route):
@@ -350,12 +356,17 @@ class TrafficModel:
                                         "title": _title(page)}
             if i == 0 and referrer:
                 pageview["referrer"] = referrer
-            visit.steps.append(Hit(t + 0.4, page, (pageview,), pageview=True))
+            shown: tuple[dict[str, Any], ...] = (pageview,)
+            if kind == "contact":  # the page's script reports the exposure (experiment.js)
+                shown += ({"type": "experiment", "name": CONTACT_CTA.name, "props": {"variant": variant}},)
+            visit.steps.append(Hit(t + 0.4, page, shown, pageview=True))
             later: list[dict[str, Any]] = []
             if kind == "contact" and (converts or abandons):
                 later.append({"type": "form_start", "name": "contact"})
                 if converts:
-                    visit.steps.append(self._lead(person, route[0], t + 1, t + dwell))
+                    lead = self._lead(person, route[0], t + 1, t + dwell)
+                    lead.fields["exp_" + CONTACT_CTA.name] = variant  # as /lw.js fills the form
+                    visit.steps.append(lead)
                     later.append({"type": "form_submit", "name": "contact"})
             if kind != "contact" and rng.random() < 0.06:
                 later.append({"type": "download", "name": RESOURCE,

@@ -396,7 +396,7 @@ async def add_followup(
                 record_followup(session, lead, followup.status, followup.note, followup.value)
             except FollowUpError as exc:
                 place = "path.lead_id" if exc.field == "id" else f"body.{exc.field}"
-                raise ApiError(409 if exc.field == "id" else 422, str(exc), fields={place: str(exc)}) from None
+                raise ApiError(409 if exc.conflict else 422, str(exc), fields={place: str(exc)}) from None
             return _detail(session, lead)
 
     return await run_in_threadpool(write)

@@ -1,6 +1,7 @@
 """Lead intake: a submission passes named, timed steps and ends as one stored row.
 
-    replay ─ threats ─ spam ─ attribution ─ score ─ store (limits, duplicate, route)
+    replay ─ threats ─ spam ─ attribution ─ engagement ─ score ─ store (limits, duplicate,
+    route to sales, automated response)
 
 Nothing is thrown away: a submission refused for a reason (``REJECT_REASONS``) is
 stored with it and left out of KPIs; only an invalid body (422) or an oversized one
@@ -24,14 +25,16 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
 
 from leadwatch.leads import defence
+from leadwatch.leads.autoreply import queue_autoreply
+from leadwatch.leads.engagement import EngagementReader
 from leadwatch.leads.form import LeadIn
 from leadwatch.leads.hours import BusinessCalendar, follow_up_due
 from leadwatch.leads.metrics import LeadMetrics
 from leadwatch.leads.models import Lead
 from leadwatch.leads.routing import route
-from leadwatch.leads.scoring import ScoreInput, score_lead
+from leadwatch.leads.scoring import Engagement, ScoreInput, score_lead
 from leadwatch.marketing.channels import classify_channel
-from leadwatch.marketing.touch import read_touches
+from leadwatch.marketing.touch import Touches, read_touches
 from leadwatch.notify.outbox import Outbox
 from leadwatch.security import Field, Threat, inspect
 from leadwatch.security.events import Action, SecurityEvent, SecurityLog
@@ -99,8 +102,10 @@ class LeadIntake:
         security_log: SecurityLog,
         registry: CollectorRegistry,
         secret_key: Callable[[], bytes],
+        engagement: EngagementReader,
     ):
         self.settings = settings
+        self.engagement = engagement
         self.leads = settings.leads
         self.records = records
         self.outbox = outbox
@@ -115,7 +120,8 @@ class LeadIntake:
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> LeadIntake:
         return cls(runtime.settings, runtime.records, runtime.outbox, runtime.security_log,
-                   runtime.metrics.registry, lambda: runtime.secret_key)
+                   runtime.metrics.registry, lambda: runtime.secret_key,
+                   EngagementReader(runtime.collector.sessions, runtime.events))
 
     @contextmanager
     def _step(self, name: str) -> Iterator[None]:
@@ -143,12 +149,15 @@ class LeadIntake:
                 utm_medium=lead_in.utm_medium, utm_campaign=lead_in.utm_campaign,
                 click_ids=tuple(lead_in.click_ids()), site_domain=self.sites[sub.site_id].domain,
             )
+        with self._step("engagement"):
+            # Refused submissions are not worth a read of the event store.
+            engagement = self._engagement(sub.site_id, touches, at) if reason is None else None
         with self._step("score"):
             site = self.leads.site(sub.site_id)
             score = score_lead(ScoreInput(
                 channel=channel, phone=bool(lead_in.phone), company=bool(lead_in.company),
                 budget=bool(lead_in.budget), company_size=lead_in.company_size,
-                industry=lead_in.industry, country=lead_in.country,
+                industry=lead_in.industry, country=lead_in.country, engagement=engagement,
             ), site, self.leads.scoring)
             due = follow_up_due(score.tier, at, self.calendars[sub.site_id],
                                 self.leads.premium_response_minutes)
@@ -198,6 +207,20 @@ class LeadIntake:
                 ))
         return flags, events
 
+    def _engagement(self, site_id: str, touches: Touches | None, at: datetime) -> Engagement | None:
+        if touches is None or not touches.sessions:
+            self.metrics.engagement.labels("unknown").inc()
+            return None
+        try:
+            found = self.engagement.read(site_id, touches.sessions, at)
+        except Exception:
+            # The lead matters more than one factor of its score: neutral, and say so.
+            log.warning("lead_engagement_unread", exc_info=True)
+            self.metrics.engagement.labels("failed").inc()
+            return None
+        self.metrics.engagement.labels("unknown" if found is None else "found").inc()
+        return found
+
     def _spam(self, sub: Submission, secret: bytes, at: datetime) -> str | None:
         if sub.honeypot:
             return "spam_honeypot"
@@ -235,6 +258,7 @@ class LeadIntake:
             if lead.rejected_reason is None and lead.tier in self.leads.notify_tiers:
                 route(session, self.outbox, lead, site.sales_receivers,
                       self.sites[sub.site_id].name, self.settings.server.public_url)
+            queue_autoreply(session, self.outbox, lead, site.autoreply, self.sites[sub.site_id])
         return replace(Outcome.of(lead), retry_after=retry_after)
 
     def _count(self, lead: Lead, outcome: Outcome) -> None:

@@ -43,6 +43,14 @@ class LeadMetrics:
             buckets=STEP_BUCKETS,
             registry=registry,
         )
+        self.engagement = Counter(
+            "leadwatch_lead_engagement_reads_total",
+            "Leads by how their visitor's engagement was read: found (scored from the "
+            "sessions), unknown (no session data: neutral), failed (the event store did "
+            "not answer: neutral).",
+            ["result"],
+            registry=registry,
+        )
         self.overdue = Gauge(
             "leadwatch_leads_followup_overdue",
             "Leads past their follow-up due time that nobody has followed up (at scrape).",

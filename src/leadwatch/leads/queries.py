@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from leadwatch.leads.hours import BusinessCalendar, follow_up_due
 from leadwatch.leads.models import Lead, LeadActivity
-from leadwatch.leads.scoring import ScoreInput, model_version, score_lead
+from leadwatch.leads.scoring import ScoreInput, model_version, score_lead, stored_engagement
 from leadwatch.settings import TIERS, Settings
 
 
@@ -140,7 +140,8 @@ def scoring_report(session: Session, where: LeadFilter) -> list[dict[str, Any]]:
 def rescore(session: Session, settings: Settings, site_id: str | None = None,
             dry_run: bool = False) -> tuple[int, int]:
     """Score again every lead made by another model version: (looked at, changed).
-    Leads nobody has followed up get a due time for their new tier."""
+    The engagement is the one stored in the breakdown (the visitor's sessions as they
+    were at submission). Leads nobody has followed up get a due time for their new tier."""
     version = model_version(settings.leads.scoring)
     zones = {s.id: s.timezone for s in settings.sites}
     query = select(Lead).where(or_(Lead.model_version.is_(None), Lead.model_version != version))
@@ -153,7 +154,7 @@ def rescore(session: Session, settings: Settings, site_id: str | None = None,
         score = score_lead(ScoreInput(
             channel=lead.channel or "Unassigned", phone=bool(lead.phone), company=bool(lead.company),
             budget=bool(lead.budget), company_size=lead.company_size, industry=lead.industry,
-            country=lead.country,
+            country=lead.country, engagement=stored_engagement(lead.score_breakdown),
         ), site, settings.leads.scoring)
         changed += (score.total, score.tier) != (lead.score, lead.tier)
         if dry_run:

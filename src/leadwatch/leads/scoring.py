@@ -7,7 +7,7 @@ and ``leadwatch leads rescore`` can tell which leads a model change affects."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from functools import cache
 from typing import Any
 
@@ -25,11 +25,14 @@ SIZE_SHARE, INDUSTRY_SHARE, COUNTRY_SHARE = 0.4, 0.3, 0.3
 
 @dataclass(frozen=True)
 class Engagement:
-    """The visitor's session before submitting."""
+    """What the visitor did on the site before submitting, over their sessions
+    (leadwatch.leads.engagement): active seconds, page views, downloads. ``sessions``
+    only explains the numbers; it is not scored."""
 
     seconds_on_site: float = 0.0
     pages_viewed: int = 0
     downloads: int = 0
+    sessions: int = 0
 
 
 @dataclass(frozen=True)
@@ -51,12 +54,15 @@ class Score:
     factors: dict[str, float]  # factor -> sub-score 0-100
     source: str  # the traffic source the channel counts as
     model_version: str
+    engagement: Engagement | None = None  # the session data scored; None: neutral
 
     def breakdown(self, weights: dict[str, float]) -> dict[str, Any]:
-        """What the score is made of: per factor its sub-score, weight and points."""
+        """What the score is made of: per factor its sub-score, weight and points, and
+        the engagement data used (what ``leadwatch leads rescore`` scores again)."""
         return {
             "model_version": self.model_version,
             "source": self.source,
+            "engagement": asdict(self.engagement) if self.engagement else None,
             "factors": {
                 f: {"score": round(self.factors[f], 2), "weight": weights[f],
                     "points": round(self.factors[f] * weights[f] / 100, 2)}
@@ -130,4 +136,10 @@ def score_lead(i: ScoreInput, site: LeadSiteSettings, s: ScoringSettings) -> Sco
     }
     weighted = sum(factors[f] * s.weights[f] / 100 for f in FACTORS)
     total = max(0, min(100, round(weighted)))
-    return Score(total, tier_of(total), factors, source, model_version(s))
+    return Score(total, tier_of(total), factors, source, model_version(s), i.engagement)
+
+
+def stored_engagement(breakdown: dict[str, Any] | None) -> Engagement | None:
+    """The engagement a stored breakdown was scored with (None for neutral)."""
+    data = (breakdown or {}).get("engagement")
+    return Engagement(**data) if data else None

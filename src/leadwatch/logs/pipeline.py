@@ -23,6 +23,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
 from leadwatch.enrich.geo import GeoLookup
+from leadwatch.heap import collector_paused
 from leadwatch.logs.enrich import Enricher
 from leadwatch.logs.parse import FORMATS, REASONS, Format, ParseError, parser_for
 from leadwatch.logs.record import ACCESS, DEAD_LETTER, MAX_ORIGINAL, SECURITY, LogRecord
@@ -114,6 +115,10 @@ class Pipeline:
 
         Raises when a sink fails: then none of these lines count as ingested, and the
         caller must not advance past them (they are sent again)."""
+        with collector_paused:
+            return self._process(lines, site_id, fmt)
+
+    def _process(self, lines: Sequence[str], site_id: str, fmt: Format) -> BatchResult:
         result = BatchResult(lines=len(lines))
         started = time.perf_counter()
         records, dead = self._parse(lines, site_id, fmt)

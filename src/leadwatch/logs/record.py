@@ -2,13 +2,20 @@
 the ``logs`` event table and an Elastic Common Schema (ECS) document.
 
 The record is a flat slotted object (cheap to make a million of); the nested ECS
-document is built once per record, encoded once, and shared by every sink (the
-``props`` column of the row *is* that document, so nothing is lost in the store).
+document is built once per record, encoded once, and shared by the sinks that ship
+documents (NDJSON, Elasticsearch). The store keeps it in two parts: the columns of
+the ``logs`` table, and in ``props`` only the rest of the document (in its ECS shape:
+``url.original``, ``user_agent.original``, ``labels``, ``leadwatch.threats``...),
+about a quarter of the whole, since writing the store is the pipeline's largest cost.
+:meth:`LogRecord.from_row` puts a stored row back together, and its :meth:`ecs` is
+the document the sinks wrote, byte for byte (on PostgreSQL, equal as JSON: JSONB
+keeps the keys of ``labels`` and ``utm`` in an order of its own).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -27,6 +34,7 @@ DATASETS = (APPLICATION, ACCESS, SECURITY, BUSINESS_EVENTS, WEB_VITALS, DEAD_LET
 ECS_VERSION = "8.11.0"
 _ECS = {"version": ECS_VERSION}
 MAX_ORIGINAL = 8192  # characters of a raw line kept in event.original
+MAX_MESSAGE_COLUMN = 2000  # characters of a message in its column; longer ones also go in props
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +79,7 @@ class LogRecord:
     geo: dict[str, Any] | None = None  # region, city, asn, as_org from an .mmdb, when configured
     utm: dict[str, str] | None = None
     channel: str | None = None
-    threats: list[ThreatMatch] = field(default_factory=list)
+    threats: Sequence[ThreatMatch] = ()  # a shared empty tuple: most records have none
     # application logs
     level: str | None = None
     message: str | None = None
@@ -219,6 +227,144 @@ class LogRecord:
             return None
         return ",".join(sorted({t.threat for t in self.threats}))
 
+    def props(self) -> dict[str, Any]:
+        """What the ``props`` column keeps: the parts of :meth:`ecs` that no column of
+        the row holds, at their places in the document. ``source.address`` and
+        ``url.original`` are left out when the columns say them already (the address
+        is the client's; the target is the path and query), and are kept, as null if
+        need be, when not."""
+        props: dict[str, Any] = {}
+        if self.error is not None:
+            props["event"] = {"original": self.original}
+            props["error"] = {"message": self.error}
+        if self.labels:
+            props["labels"] = self.labels
+        if self.source_address != self.source_ip:
+            props["source"] = {"address": self.source_address}
+        if self.geo:
+            self._geo_props(props.setdefault("source", {}), self.geo)
+        if self.user_name:
+            props["user"] = {"name": self.user_name}
+        referrer, forwarded, version = self.referrer, self.forwarded_for, self.http_version
+        if referrer or forwarded or version or self.upstream_duration is not None:
+            http: dict[str, Any] = {}
+            if referrer or forwarded:
+                request = http["request"] = {}
+                if referrer:
+                    request["referrer"] = referrer
+                if forwarded:
+                    request["x_forwarded_for"] = forwarded
+            if version:
+                http["version"] = version
+            if self.upstream_duration is not None:
+                http["upstream"] = {"duration": round(self.upstream_duration * 1e9)}
+            props["http"] = http
+        target, domain, query = self.target, self.domain, self.query
+        said = target == _target_of(self.path, query)
+        if not said or domain or query:
+            url = props["url"] = {}
+            if not said:
+                url["original"] = target
+            if domain:
+                url["domain"] = domain
+            if query:
+                url["query"] = query
+        agent, browser_version = self.user_agent, self.browser_version
+        if agent or browser_version:
+            user_agent = props["user_agent"] = {}
+            if agent:
+                user_agent["original"] = agent
+            if browser_version:
+                user_agent["version"] = browser_version
+        if self.logger:
+            props["log"] = {"logger": self.logger}
+        if self.message and len(self.message) > MAX_MESSAGE_COLUMN:
+            props["message"] = self.message
+        if self.utm or self.threats:
+            extra: dict[str, Any] = {}
+            if self.utm:
+                extra["utm"] = self.utm
+            if self.threats:
+                extra["threats"] = [
+                    {"threat": t.threat, "rule": t.rule, "field": t.field, "evidence": t.evidence}
+                    for t in self.threats
+                ]
+            props["leadwatch"] = extra
+        return props
+
+    @staticmethod
+    def _geo_props(source: dict[str, Any], geo: dict[str, Any]) -> None:
+        place = _compact(region_name=geo.get("region"), city_name=geo.get("city"))
+        if place:
+            source["geo"] = place
+        if geo.get("asn") is not None:
+            source["as"] = _compact(number=geo["asn"], organization=_compact(name=geo.get("as_org")))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> LogRecord:
+        """The record a stored row of the ``logs`` table was made from (``props``
+        parsed), as far as its ECS document goes: ``ecs()`` of it is the document.
+        Rows written before ``props`` was cut down hold the whole document there
+        (it has an ``@timestamp``): every field is read from its place in it."""
+        props = row["props"] or {}
+        whole = "@timestamp" in props
+        source = props.get("source") or {}
+        place = source.get("geo") or {}
+        network = source.get("as") or {}
+        http = props.get("http") or {}
+        request = http.get("request") or {}
+        upstream = (http.get("upstream") or {}).get("duration")
+        url = props.get("url") or {}
+        agent = props.get("user_agent") or {}
+        extra = props.get("leadwatch") or {}
+        error = props.get("error")
+        status, size, bot = row["status"], row["bytes"], row["bot"]
+        address = source.get("address", None if whole else row["source_ip"])
+        target = url.get("original", None if whole else _target_of(row["path"], url.get("query")))
+        return cls(
+            dataset=row["dataset"],
+            ts=row["ts"],
+            site_id=row["site_id"],
+            original=(props.get("event") or {}).get("original"),
+            source_address=address,
+            source_ip=row["source_ip"],
+            forwarded_for=request.get("x_forwarded_for"),
+            user_name=(props.get("user") or {}).get("name"),
+            method=row["method"],
+            target=target,
+            http_version=http.get("version"),
+            domain=url.get("domain"),
+            path=row["path"],
+            query=url.get("query"),
+            route=row["route"],
+            status=None if status is None else int(status),
+            bytes=None if size is None else int(size),
+            duration=row["duration"],
+            upstream_duration=None if upstream is None else upstream / 1e9,
+            referrer=request.get("referrer"),
+            user_agent=agent.get("original"),
+            browser=row["browser"],
+            browser_version=agent.get("version"),
+            os=row["os"],
+            device=row["device"],
+            bot=None if bot is None else bot == "true",
+            country=row["country"],
+            geo=_compact(
+                region=place.get("region_name"),
+                city=place.get("city_name"),
+                asn=network.get("number"),
+                as_org=(network.get("organization") or {}).get("name"),
+            ) or None,
+            utm=extra.get("utm"),
+            channel=row["channel"],
+            threats=[ThreatMatch(**t) for t in extra.get("threats", ())],
+            level=row["level"],
+            message=props.get("message", row["message"]),
+            logger=(props.get("log") or {}).get("logger"),
+            labels=props.get("labels"),
+            error=None if error is None else error["message"],
+        )
+
     def row(self) -> tuple[Any, ...]:
         """The row of the ``logs`` table (see store/schema.py for the column order)."""
         return (
@@ -240,12 +386,19 @@ class LogRecord:
             None if self.bot is None else ("true" if self.bot else "false"),
             self.threat,
             self.level,
-            self.message[:2000] if self.message else self.message,
-            self.json,
+            self.message[:MAX_MESSAGE_COLUMN] if self.message else self.message,
+            orjson.dumps(self.props()).decode(),
         )
 
 
 _FIELDS = [name for name in LogRecord.__dataclass_fields__]
+
+
+def _target_of(path: str | None, query: str | None) -> str | None:
+    """The request target a path and query make (``url.original`` for most lines)."""
+    if path is None:
+        return None
+    return f"{path}?{query}" if query else path
 
 
 def _iso(ts: datetime) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from leadwatch.logs.record import LogRecord
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import LOGS
 
@@ -187,7 +188,8 @@ def search(
     facets: tuple[str, ...] = FACETS,
     facet_size: int = 10,
 ) -> dict[str, Any]:
-    """Matching records newest first, the total, counts per facet value and a histogram."""
+    """Matching records newest first (each with its columns and, as ``props``, its
+    whole ECS document), the total, counts per facet value and a histogram."""
     table = LOGS.name
     page = store.query(
         f"SELECT * FROM {table} WHERE {where.sql} ORDER BY ts DESC LIMIT {int(min(limit, MAX_LIMIT))} "
@@ -200,7 +202,7 @@ def search(
     )[0]
     result: dict[str, Any] = {
         "total": int(summary["n"]),
-        "records": page,
+        "records": [{**row, "props": LogRecord.from_row(row).ecs()} for row in page],
         "facets": {},
         "histogram": {"interval_seconds": None, "buckets": []},
     }

@@ -9,7 +9,7 @@ person who comes on three days counts three times over a multi-day range.
 
 from __future__ import annotations
 
-import re
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +21,9 @@ from sqlalchemy import select
 from leadwatch.leads.models import Lead
 from leadwatch.marketing.attribution import MODELS, within_lookback
 from leadwatch.marketing.channels import DIRECT
+from leadwatch.marketing.rollup import Measure, Row, daily, day_of, once
 from leadwatch.marketing.touch import Touch, Touches
+from leadwatch.marketing.traffic import traffic as daily_traffic
 from leadwatch.store.events import EventStore
 from leadwatch.store.records import RecordStore
 
@@ -80,11 +82,17 @@ class LeadFact:
 
 def leads_in(records: RecordStore, scope: Scope) -> list[LeadFact]:
     """Accepted leads of the scope, with their journey (from the attribution token, else
-    a single touch of the lead's own channel at submission)."""
+    a single touch of the lead's own channel at submission); read once per UI page."""
+    return once(("leads", records, scope), lambda: _read_leads(records, scope))
+
+
+def _read_leads(records: RecordStore, scope: Scope) -> list[LeadFact]:
     start, end = scope.start.replace(tzinfo=UTC), scope.end.replace(tzinfo=UTC)
     with records.session() as session:
-        rows = session.scalars(
-            select(Lead).where(
+        # The columns a fact needs, not whole ORM objects: pages read every lead of the range.
+        rows = session.execute(
+            select(Lead.id, Lead.created_at, Lead.channel, Lead.touches, Lead.utm_campaign, Lead.status,
+                   Lead.won_value).where(
                 Lead.site_id == scope.site_id,
                 Lead.created_at >= start,
                 Lead.created_at < end,
@@ -98,7 +106,7 @@ def leads_in(records: RecordStore, scope: Scope) -> list[LeadFact]:
     return facts
 
 
-def _fact(lead: Lead) -> LeadFact:
+def _fact(lead: Any) -> LeadFact:
     journey: Touches | None = None
     if lead.touches:
         try:
@@ -121,182 +129,36 @@ def _fact(lead: Lead) -> LeadFact:
 # ---- traffic and conversion ----
 
 
-def totals(events: EventStore, scope: Scope) -> dict[str, Any]:
-    where, params = scope.where()
-    row = events.query(
-        "SELECT count(*) AS pageviews, count(DISTINCT visitor_id) AS visitors, "
-        "count(DISTINCT session_id) AS sessions "
-        f"FROM events WHERE {where} AND type = 'pageview'",
-        params,
-    )[0]
-    return {k: int(v or 0) for k, v in row.items()}
+def totals(events: EventStore, scope: Scope) -> dict[str, int]:
+    """Page views, visitors and sessions of the scope."""
+    return daily_traffic(events, scope).totals()
 
 
 def traffic_series(events: EventStore, scope: Scope, seconds: int) -> list[dict[str, Any]]:
-    where, params = scope.where()
-    d = events.dialect
-    return events.query(
-        f"SELECT {d.bucket('ts', seconds)} AS bucket, count(*) AS pageviews, "
-        "count(DISTINCT visitor_id) AS visitors, count(DISTINCT session_id) AS sessions "
-        f"FROM events WHERE {where} AND type = 'pageview' GROUP BY 1 ORDER BY 1",
-        params,
-    )
-
-
-def visitors_by(events: EventStore, scope: Scope, dimension: str) -> dict[Any, int]:
-    """Distinct visitors per value of ``dimension`` (an event column, ``landing`` for
-    the session's entry page, or ``hour`` of day)."""
-    where, params = scope.where()
-    d = events.dialect
-    if dimension == "landing":
-        expr, extra = "path", f" AND {d.json_field('props', 'entry')} = 'true'"
-    elif dimension == "hour":
-        expr, extra = "CAST(EXTRACT(HOUR FROM ts) AS INTEGER)", ""
-    elif dimension in DIMENSIONS:
-        expr, extra = dimension, ""
-    else:
-        raise ValueError(f"unknown dimension {dimension}")
-    rows = events.query(
-        f"SELECT {expr} AS key, count(DISTINCT visitor_id) AS visitors FROM events "
-        f"WHERE {where} AND type = 'pageview'{extra} GROUP BY 1",
-        params,
-    )
-    return {r["key"]: int(r["visitors"]) for r in rows}
-
-
-# Bits per mask column: a BIGINT holds 63 without touching the sign bit; 62 keeps
-# the arithmetic obvious. A dimension with more values than MAX_MASKED falls back to
-# one count(DISTINCT) statement of its own.
-MASK_BITS = 62
-MAX_MASKED = 3 * MASK_BITS
-EPOCH = datetime(1970, 1, 1)
-BUCKET_ANCHOR = datetime(2000, 1, 3)  # the event store's bucket origin (store/sql.py)
-
-
-def _bucket_start(at: datetime, seconds: int) -> datetime:
-    elapsed = (at - BUCKET_ANCHOR).total_seconds()
-    return BUCKET_ANCHOR + timedelta(seconds=(elapsed // seconds) * seconds)
-
-
-def distinct_counts(
-    events: EventStore, where: str, params: dict[str, Any], key: str, groups: dict[str, tuple[str, int]]
-) -> dict[str, Any]:
-    """Exact count(DISTINCT ``key``) over the rows of ``where``, and per index of each
-    group (``name: (index SQL in [0, size), size)``), hashing the keys only once.
-
-    Distinct counts do not add up across groups, and hashing the keys is what costs
-    (one hash table per count(DISTINCT)). Here there is one group of rows per key,
-    holding a bit mask (bit_or) per group of the indexes the key was seen with; the
-    count for an index is then the number of keys with its bit set: a sum of bits,
-    no further hashing. Returns ``{"n": total, name: [count per index]}``."""
-    indexes, masks, sums = [], [], []
-    for name, (index_sql, size) in groups.items():
-        indexes.append(f"{index_sql} AS i_{name}")
-        for j in range(0, size, MASK_BITS):
-            masks.append(
-                f"bit_or(CASE WHEN i_{name} >= {j} AND i_{name} < {j + MASK_BITS} THEN "
-                f"CAST(1 AS BIGINT) << CAST(i_{name} - {j} AS INTEGER) END) AS m_{name}{j // MASK_BITS}"
-            )
-        sums += [f"sum((m_{name}{i // MASK_BITS} >> {i % MASK_BITS}) & 1) AS c_{name}_{i}" for i in range(size)]
-    sql = (
-        f"SELECT {', '.join(['count(*) AS n', *sums])} FROM (SELECT {', '.join([key, *masks])} FROM "
-        f"(SELECT {', '.join([key, *indexes])} FROM events WHERE {where} AND {key} IS NOT NULL) e "
-        f"GROUP BY {key}) g"
-    )
-    # Only the parameters this statement names (DuckDB refuses others).
-    row = events.query(sql, {k: v for k, v in params.items() if re.search(rf":{k}\b", sql)})[0]
-    out: dict[str, Any] = {"n": int(row["n"])}
-    for name, (_, size) in groups.items():
-        out[name] = [int(row[f"c_{name}_{i}"] or 0) for i in range(size)]
-    return out
-
-
-def _value_index(column: str, values: list[Any], params: dict[str, Any]) -> str:
-    """SQL giving the position of ``column``'s value in ``values`` (NULL included)."""
-    whens = []
-    for i, value in enumerate(values):
-        if value is None:
-            whens.append(f"WHEN {column} IS NULL THEN {i}")
-        else:
-            params[f"v_{column}_{i}"] = value
-            whens.append(f"WHEN {column} = :v_{column}_{i} THEN {i}")
-    return f"CASE {' '.join(whens)} END"
+    """Page views, visitors and sessions per hour (``seconds`` = 3600) or per bucket of
+    whole days, buckets with page views only."""
+    return daily_traffic(events, scope).series(seconds)
 
 
 def traffic(events: EventStore, scope: Scope, seconds: int) -> dict[str, Any]:
-    """Everything the overview needs from the events: totals, the ``seconds``-wide
-    series, distinct visitors per channel, landing page, hour of day and device, and
-    sessions with a form submission per device. Exactly the numbers of ``totals``,
-    ``traffic_series``, ``visitors_by`` and ``submits_by``, with the visitor keys
-    hashed once and the session keys once (``distinct_counts``) instead of eight
-    count(DISTINCT). The value-to-index maps come from a cheap grouped count of the
-    range's page views (no distinct), which also gives the page views."""
-    where, params = scope.where()
-    d = events.dialect
-    pv = f"{where} AND type = 'pageview'"
-    first = _bucket_start(scope.start, seconds)
-    params.update({"first_epoch": int((first - EPOCH).total_seconds()), "width": seconds})
-    bucket = f"CAST((EXTRACT(EPOCH FROM {d.bucket('ts', seconds)}) - :first_epoch) / :width AS INTEGER)"
-    cells = events.query(
-        f"SELECT channel, device, {bucket} AS b, count(*) AS n FROM events WHERE {pv} GROUP BY 1, 2, 3",
-        params,
-    )
-    pageviews: dict[int, int] = defaultdict(int)
-    values: dict[str, list[Any]] = {"channel": [], "device": []}
-    for c in cells:
-        pageviews[int(c["b"])] += int(c["n"])
-        for dim, seen in values.items():
-            if c[dim] not in seen:
-                seen.append(c[dim])
-    buckets = max(pageviews, default=-1) + 1
-    out: dict[str, Any] = {
-        "totals": {"pageviews": sum(pageviews.values()), "visitors": 0, "sessions": 0},
-        "series": [], "channel": {}, "device": {}, "hour": {},
-        "landing": visitors_by(events, scope, "landing"),
-        "submits_by_device": submits_by(events, scope, "device"),
+    """Everything the overview needs from the events, from one reading of the scope's
+    days (``marketing/traffic.py``): totals, the ``seconds``-wide series, distinct
+    visitors per channel, landing page, hour of day and device, and sessions with a
+    form submission per device."""
+    days = daily_traffic(events, scope)
+
+    def visitors(dimension: str) -> dict[Any, int]:
+        return {k: r["visitors"] for k, r in days.by(dimension).items() if r["visitors"]}
+
+    return {
+        "totals": days.totals(),
+        "series": days.series(seconds),
+        "channel": visitors("channel"),
+        "device": visitors("device"),
+        "hour": visitors("hour"),
+        "landing": visitors("landing"),
+        "submits_by_device": {k: float(r["submitters"]) for k, r in days.by("device").items() if r["submitters"]},
     }
-    if not cells:
-        return out
-    vparams = dict(params)
-    groups = {"hour": ("CAST(EXTRACT(HOUR FROM ts) AS INTEGER)", 24)}
-    for dim, seen in values.items():
-        if len(seen) <= MAX_MASKED:
-            groups[dim] = (_value_index(dim, seen, vparams), len(seen))
-        else:
-            out[dim] = visitors_by(events, scope, dim)
-    by_bucket = buckets <= MAX_MASKED
-    if by_bucket:
-        groups["b"] = (bucket, buckets)
-    v = distinct_counts(events, pv, vparams, "visitor_id", groups)
-    for dim in groups.keys() - {"b"}:
-        keys = range(24) if dim == "hour" else values[dim]
-        out[dim] = {k: n for k, n in zip(keys, v[dim], strict=True) if n}
-    out["totals"]["visitors"] = v["n"]
-    if not by_bucket:
-        out["totals"]["sessions"] = totals(events, scope)["sessions"]
-        out["series"] = traffic_series(events, scope, seconds)
-        return out
-    sess = distinct_counts(events, pv, params, "session_id", {"b": (bucket, buckets)})
-    out["totals"]["sessions"] = sess["n"]
-    out["series"] = [
-        {"bucket": first + timedelta(seconds=b * seconds), "pageviews": pageviews[b],
-         "visitors": v["b"][b], "sessions": sess["b"][b]}
-        for b in sorted(pageviews)
-    ]
-    return out
-
-
-def submits_by(events: EventStore, scope: Scope, dimension: str) -> dict[Any, float]:
-    """Sessions with a form submission seen by /lw.js, per value of an event column."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension}")
-    where, params = scope.where()
-    rows = events.query(
-        f"SELECT {dimension} AS key, count(DISTINCT session_id) AS n FROM events WHERE {where} "
-        "AND type = 'form_submit' GROUP BY 1",
-        params,
-    )
-    return {r["key"]: float(r["n"]) for r in rows}
 
 
 def conversion_table(
@@ -330,8 +192,29 @@ def _like(pattern: str) -> str:
 
 def funnel(events: EventStore, scope: Scope, pages: Sequence[str]) -> list[dict[str, Any]]:
     """Sessions that reached each step, each step counting only sessions that also
-    reached every earlier step: the pages (in order), form start, lead (form submit)."""
-    where, params = scope.where()
+    reached every earlier step: the pages (in order), form start, lead (form submit).
+    Sessions end with their visitor key's day, so the days' counts add up."""
+    measure = Measure(f"funnel {json.dumps(list(pages))}", lambda e, piece: _funnel_day(e, piece, pages),
+                      integer_labels=("step",))
+    counts = [0] * (len(pages) + 2)
+    for r in daily(events, scope, measure):
+        counts[r.label] += r.sessions
+    names = [*pages, "form start", "lead"]
+    steps = []
+    for i, (name, count) in enumerate(zip(names, counts, strict=True)):
+        before = counts[i - 1] if i else None
+        steps.append({
+            "step": name,
+            "sessions": count,
+            "drop_off": before - count if before is not None else None,
+            "drop_off_rate": 1 - count / before if before else None,
+            "conversion_from_start": count / counts[0] if counts[0] else None,
+        })
+    return steps
+
+
+def _funnel_day(events: EventStore, piece: Scope, pages: Sequence[str]) -> list[Row]:
+    where, params = piece.where()
     flags = []
     for i, pattern in enumerate(pages):
         params[f"p{i}"] = _like(pattern)
@@ -347,19 +230,8 @@ def funnel(events: EventStore, scope: Scope, pages: Sequence[str]) -> list[dict[
         "AND type IN ('pageview', 'form_start', 'form_submit') GROUP BY session_id) f) r"
     )
     row = events.query(sql, params)[0]
-    names = [*pages, "form start", "lead"]
-    counts = [int(row[f"c{i}"] or 0) for i in range(n + 2)]
-    steps = []
-    for i, (name, count) in enumerate(zip(names, counts, strict=True)):
-        before = counts[i - 1] if i else None
-        steps.append({
-            "step": name,
-            "sessions": count,
-            "drop_off": before - count if before is not None else None,
-            "drop_off_rate": 1 - count / before if before else None,
-            "conversion_from_start": count / counts[0] if counts[0] else None,
-        })
-    return steps
+    day = day_of(piece.start)
+    return [Row(day, "step", i, sessions=int(row[f"c{i}"] or 0)) for i in range(n + 2) if row[f"c{i}"]]
 
 
 def _reached(i: int) -> str:
@@ -384,27 +256,11 @@ def channels(events: EventStore, records: RecordStore, scope: Scope, target: flo
 
 
 def traffic_by(events: EventStore, scope: Scope, dimension: str) -> dict[Any, dict[str, int]]:
-    """Page views, distinct visitors and distinct sessions per value of an event column:
-    a grouped count, then ``distinct_counts`` for visitors and sessions."""
-    if dimension not in DIMENSIONS:
-        raise ValueError(f"unknown dimension {dimension}")
-    where, params = scope.where()
-    pv = f"{where} AND type = 'pageview'"
-    rows = events.query(f"SELECT {dimension} AS key, count(*) AS n FROM events WHERE {pv} GROUP BY 1", params)
-    keys = [r["key"] for r in rows]
-    if len(keys) > MAX_MASKED:
-        rows = events.query(
-            f"SELECT {dimension} AS key, count(*) AS n, count(DISTINCT visitor_id) AS visitors, "
-            f"count(DISTINCT session_id) AS sessions FROM events WHERE {pv} GROUP BY 1",
-            params,
-        )
-        return {r["key"]: {"pageviews": int(r["n"]), "visitors": int(r["visitors"]),
-                           "sessions": int(r["sessions"])} for r in rows}
-    group = {"k": (_value_index(dimension, keys, params), len(keys))}
-    visitors = distinct_counts(events, pv, params, "visitor_id", group)["k"] if keys else []
-    sessions = distinct_counts(events, pv, params, "session_id", group)["k"] if keys else []
-    return {k: {"pageviews": int(r["n"]), "visitors": v, "sessions": n}
-            for k, r, v, n in zip(keys, rows, visitors, sessions, strict=True)}
+    """Page views, distinct visitors and distinct sessions per channel or device."""
+    if dimension not in ("channel", "device"):
+        raise ValueError(f"no traffic breakdown by {dimension}")
+    return {k: {"pageviews": r["pageviews"], "visitors": r["visitors"], "sessions": r["sessions"]}
+            for k, r in daily_traffic(events, scope).by(dimension).items() if r["pageviews"]}
 
 
 # ---- attribution ----
@@ -498,11 +354,26 @@ def conversion_by_vital_rating(events: EventStore, scope: Scope, metric: str) ->
 def conversion_by_vital_ratings(
     events: EventStore, scope: Scope, metrics: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
-    """``conversion_by_vital_rating`` for several metrics in one scan: sessions grouped
-    once (only their vitals of these metrics and their form submissions are read; other
-    events cannot change a session's worst value or whether it submitted), then one
-    grouping set per metric's rating."""
-    where, params = scope.where()
+    """``conversion_by_vital_rating`` for several metrics in one scan per day, the
+    days' counts added up (sessions end with their visitor key's day)."""
+    name = "vital ratings " + json.dumps({m: THRESHOLDS[m] for m in metrics})
+    measure = Measure(name, lambda e, piece: _ratings_day(e, piece, metrics))
+    sums: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+    for r in daily(events, scope, measure):
+        sums[r.dimension, r.label][0] += r.sessions
+        sums[r.dimension, r.label][1] += r.submitters
+    out: dict[str, list[dict[str, Any]]] = {m: [] for m in metrics}
+    for (metric, label), (sessions, converted) in sorted(sums.items()):
+        out[metric].append({"rating": label, "sessions": sessions, "converted": converted,
+                            "conversion_rate": converted / sessions})
+    return out
+
+
+def _ratings_day(events: EventStore, piece: Scope, metrics: Sequence[str]) -> list[Row]:
+    """Sessions grouped once (only their vitals of these metrics and their form
+    submissions are read; other events cannot change a session's worst value or whether
+    it submitted), then one grouping set per metric's rating."""
+    where, params = piece.where()
     worst, ratings, sets = [], [], []
     for i, metric in enumerate(metrics):
         good, poor = THRESHOLDS[metric]
@@ -526,13 +397,6 @@ def conversion_by_vital_ratings(
         f"GROUP BY GROUPING SETS ({', '.join(sets)})",
         params,
     )
-    out: dict[str, list[dict[str, Any]]] = {m: [] for m in metrics}
-    for i, metric in enumerate(metrics):
-        for r in rows:
-            if r[f"g{i}"] or r[f"r{i}"] is None:
-                continue
-            converted = int(r["converted"] or 0)
-            out[metric].append({"rating": r[f"r{i}"], "sessions": int(r["sessions"]),
-                                "converted": converted, "conversion_rate": converted / int(r["sessions"])})
-        out[metric].sort(key=lambda row: row["rating"])
-    return out
+    day = day_of(piece.start)
+    return [Row(day, metric, r[f"r{i}"], sessions=int(r["sessions"]), submitters=int(r["converted"] or 0))
+            for i, metric in enumerate(metrics) for r in rows if not r[f"g{i}"] and r[f"r{i}"] is not None]

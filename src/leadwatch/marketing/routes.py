@@ -1,4 +1,4 @@
-"""GET /api/v1/analytics/{overview,funnel,channels,attribution,vitals} (admin scope)."""
+"""GET /api/v1/analytics/{overview,funnel,channels,attribution,vitals,experiments} (admin scope)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from starlette.concurrency import run_in_threadpool
 
 from leadwatch.marketing import analytics
+from leadwatch.marketing import experiments as ab
 from leadwatch.marketing.analytics import Scope
 from leadwatch.runtime import Runtime
 from leadwatch.store.schema import utc_naive, utcnow
@@ -61,7 +62,7 @@ async def overview(
     def run() -> dict[str, Any]:
         events, records = runtime.events, runtime.records
         leads = analytics.leads_in(records, s)
-        traffic = analytics.traffic(events, s, seconds)  # visitor and session keys hashed once each
+        traffic = analytics.traffic(events, s, seconds)  # added up from its days (marketing/rollup.py)
         totals = traffic["totals"]
         rate = len(leads) / totals["visitors"] if totals["visitors"] else None
         series = traffic["series"]
@@ -142,3 +143,19 @@ async def vitals(
         }
 
     return await run_in_threadpool(run)
+
+
+@router.get("/experiments", summary="A/B tests: exposures, leads, conversion with CI, lift, significance")
+async def experiments(
+    site: Annotated[str, Query(max_length=63, description="Site id.")],
+    start: Annotated[datetime | None, Query(alias="from", description="Start (default: to - 30 days).")] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now).")] = None,
+    runtime: Runtime = Depends(get_runtime),
+) -> dict[str, Any]:
+    # No channel/device/country filters: leads do not record the device or country of
+    # their visit, so a filtered rate would divide unfiltered leads by filtered visitors.
+    s = scope(site, start, end, runtime=runtime)
+    config = runtime.settings.collect.experiments
+    rows = await run_in_threadpool(ab.experiments, runtime.events, runtime.records, s, config)
+    return {"site": s.site_id, "from": s.start, "to": s.end, "alpha": config.alpha,
+            "experiments": rows}

@@ -8,9 +8,15 @@ over). The collector hands the snippet a token after each landing; the snippet
 writes it into forms' hidden ``attribution_token`` field; lead intake reads it with
 :func:`read_touches`.
 
-Token: ``v1.<payload>.<mac>``; payload is base64url JSON (one array per touch),
-mac the first 16 bytes of HMAC-SHA256 over ``v1.<payload>`` with the installation's
-secret key. A token that fails any check reads as None, never as an error.
+The token also lists the visitor's latest sessions (``SessionRef``: the collector's
+session id and start), so lead intake can read what the visitor did in them
+(engagement) without cookies and across the daily rotation of visitor keys.
+
+Token: ``v2.<payload>.<mac>``; payload is base64url JSON ``{"t": [one array per
+touch], "s": [[session id, start], ...]}``, mac the first 16 bytes of HMAC-SHA256
+over ``v2.<payload>`` with the installation's secret key. ``v1`` tokens (touches
+only, still in visitors' browsers) are read too. A token that fails any check reads
+as None, never as an error.
 """
 
 from __future__ import annotations
@@ -27,9 +33,12 @@ import orjson
 
 from leadwatch.marketing.channels import CHANNELS
 
-VERSION = "v1"
+VERSION = "v2"
+LEGACY_VERSION = "v1"  # touches only, no sessions
 MAC_BYTES = 16
 MAX_MIDDLE = 6  # touches kept between the first and the latest
+MAX_SESSIONS = 10  # the visitor's latest sessions kept
+MAX_SESSION_ID = 32
 MAX_TOKEN_CHARS = 4096
 _LIMITS = {"source": 100, "medium": 100, "campaign": 100, "landing_path": 300, "referrer": 300}
 
@@ -99,12 +108,33 @@ class Touch:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionRef:
+    """One of the visitor's sessions: the collector's session id and when it began
+    (whole seconds since the epoch, UTC)."""
+
+    id: str
+    started: int
+
+    def _encode(self) -> list[Any]:
+        return [self.id, self.started]
+
+    @classmethod
+    def _decode(cls, data: Any) -> SessionRef:
+        if not (isinstance(data, list) and len(data) == 2 and isinstance(data[0], str)
+                and 0 < len(data[0]) <= MAX_SESSION_ID and isinstance(data[1], int)):
+            raise ValueError("a session is [id, start]")
+        return cls(data[0], data[1])
+
+
+@dataclass(frozen=True, slots=True)
 class Touches:
-    """A visitor's journey: the first touch, the latest, and up to MAX_MIDDLE between."""
+    """A visitor's journey: the first touch, the latest, and up to MAX_MIDDLE between;
+    and the latest MAX_SESSIONS sessions, oldest first."""
 
     first: Touch
     latest: Touch
     middle: tuple[Touch, ...] = ()
+    sessions: tuple[SessionRef, ...] = ()
 
     @classmethod
     def start(cls, touch: Touch) -> Touches:
@@ -126,11 +156,19 @@ class Touches:
         if touch.same_source(self.latest):
             return replace(self, latest=touch)
         middle = self.middle if self.single else (*self.middle, self.latest)
-        return Touches(first=self.first, latest=touch, middle=tuple(middle[-MAX_MIDDLE:]))
+        return replace(self, latest=touch, middle=tuple(middle[-MAX_MIDDLE:]))
 
+    def with_session(self, session_id: str, started: datetime) -> Touches:
+        """The journey with the session ``session_id`` listed (once; the oldest give way)."""
+        if any(s.id == session_id for s in self.sessions):
+            return self
+        ref = SessionRef(session_id, int(started.replace(tzinfo=started.tzinfo or UTC).timestamp()))
+        return replace(self, sessions=(*self.sessions, ref)[-MAX_SESSIONS:])
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form for a record column: ``{"first", "latest", "middle"}``."""
+        """JSON-ready form for a record column: ``{"first", "latest", "middle"}``. The
+        sessions are left out: stored with a lead, they would tie a named person to
+        the pseudonymous event data."""
         return {
             "first": self.first.to_dict(),
             "latest": self.latest.to_dict(),
@@ -165,7 +203,7 @@ def sign_touches(secret: bytes, touches: Touches) -> str:
     kept = (touches.first,) if not touches.middle and touches.first == touches.latest else (
         touches.first, *touches.middle, touches.latest
     )
-    body = [t._encode() for t in kept]
+    body = {"t": [t._encode() for t in kept], "s": [s._encode() for s in touches.sessions]}
     signed = f"{VERSION}.{_b64(orjson.dumps(body))}"
     return f"{signed}.{_b64(_mac(secret, signed))}"
 
@@ -177,16 +215,25 @@ def read_touches(secret: bytes, token: str) -> Touches | None:
         return None
     version, _, rest = token.strip().partition(".")
     payload, _, mac = rest.partition(".")
-    if version != VERSION or not payload or not mac:
+    if version not in (VERSION, LEGACY_VERSION) or not payload or not mac:
         return None
     try:
         given = _unb64(mac)
         if not hmac.compare_digest(given, _mac(secret, f"{version}.{payload}")):
             return None
         body = orjson.loads(_unb64(payload))
-        if not isinstance(body, list) or not 1 <= len(body) <= MAX_MIDDLE + 2:
+        if version == LEGACY_VERSION:
+            body = {"t": body, "s": []}
+        if not isinstance(body, dict):
             return None
-        touches = [Touch._decode(item) for item in body]
+        items, refs = body.get("t"), body.get("s")
+        if not isinstance(items, list) or not 1 <= len(items) <= MAX_MIDDLE + 2:
+            return None
+        if not isinstance(refs, list) or len(refs) > MAX_SESSIONS:
+            return None
+        touches = [Touch._decode(item) for item in items]
+        sessions = tuple(SessionRef._decode(ref) for ref in refs)
     except (ValueError, binascii.Error, orjson.JSONDecodeError, OverflowError, OSError):
         return None
-    return Touches(first=touches[0], latest=touches[-1], middle=tuple(touches[1:-1]))
+    return Touches(first=touches[0], latest=touches[-1], middle=tuple(touches[1:-1]),
+                   sessions=sessions)

@@ -27,9 +27,15 @@ class Message:
     action: Action = "trigger"
     links: dict[str, str] = field(default_factory=dict)  # label -> URL
     facts: dict[str, str] = field(default_factory=dict)  # label -> value, shown as a table
+    # Email only: a message for a person (the automated response to a lead) rather than
+    # for the receiver's own recipients, with its own From and Reply-To. Settings allow
+    # them on email receivers only.
+    to: tuple[str, ...] = ()
+    sender: str | None = None
+    reply_to: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "subject": self.subject,
             "text": self.text,
             "severity": self.severity,
@@ -38,10 +44,14 @@ class Message:
             "links": dict(self.links),
             "facts": dict(self.facts),
         }
+        # Only when set: team messages (and webhook bodies) keep their shape.
+        if self.to:
+            data.update(to=list(self.to), sender=self.sender, reply_to=self.reply_to)
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Message:
-        return cls(**data)
+        return cls(**{**data, "to": tuple(data.get("to", ()))})
 
 
 class DeliveryError(Exception):

@@ -20,9 +20,16 @@ SUBJECT_PREFIX = {"critical": "[CRITICAL] ", "warning": "[WARNING] ", "info": ""
 
 
 def render(message: Message, sender: str, to: list[str]) -> EmailMessage:
+    """The email of ``message``; a message for a person (``message.to``) goes to them,
+    from its own sender if it has one, instead of to the receiver's recipients."""
     mail = EmailMessage()
-    mail["From"] = sender
-    mail["To"] = ", ".join(to)
+    mail["From"] = message.sender or sender
+    mail["To"] = ", ".join(message.to or to)
+    if message.reply_to:
+        mail["Reply-To"] = message.reply_to
+    # RFC 3834: every mail leadwatch sends is automatic; one to a person answers their
+    # form, so their vacation responder must not answer it back.
+    mail["Auto-Submitted"] = "auto-replied" if message.to else "auto-generated"
     # Header injection is impossible through the subject: line breaks are folded away.
     mail["Subject"] = SUBJECT_PREFIX[message.severity] + " ".join(message.subject.split())
     mail["Message-ID"] = make_msgid(domain="leadwatch")

@@ -70,24 +70,42 @@ class Rule:
     ignores: tuple[str, ...] = ()
 
 
+SqliResult = dict[str, Any]  # libinjection.is_sql_injection's answer
+
+
 @dataclass(frozen=True)
 class Confirmation:
     """A condition a libinjection hit must also meet in some fields (rules.yaml,
     ``confirmations``): ``fingerprint`` is searched in libinjection's SQLi fingerprint
-    (case matters), ``pattern`` in the decoded text (case ignored)."""
+    (case matters) and, when given, ``continuation`` in the text after the quote that
+    closes libinjection's first string (case ignored); ``pattern`` is searched in the
+    decoded text (case ignored)."""
 
     id: str
     threat: Threat
     fields: frozenset[Field]
     fingerprint: re.Pattern[str] | None = None
+    continuation: re.Pattern[str] | None = None
     pattern: re.Pattern[str] | None = None
     matches: tuple[str, ...] = ()
     ignores: tuple[str, ...] = ()
 
-    def holds(self, form: str, fingerprint: str) -> bool:
-        if self.fingerprint is not None and self.fingerprint.search(fingerprint):
-            return True
-        return self.pattern is not None and self.pattern.search(form) is not None
+    def holds(self, form: str, sqli: SqliResult | None = None) -> bool:
+        """Whether it holds for ``form``, which libinjection flagged (``sqli``: its
+        SQLi answer; None for an XSS hit)."""
+        if self.pattern is not None:
+            return self.pattern.search(form) is not None
+        if sqli is None or self.fingerprint is None or not self.fingerprint.search(sqli["fingerprint"]):
+            return False
+        return self.continuation is None or self.continuation.search(after_string(form, sqli)) is not None
+
+
+def after_string(form: str, sqli: SqliResult) -> str:
+    """The text after libinjection's first token, a string (and its closing quote):
+    what an injection would add to the query. libinjection counts in UTF-8 bytes."""
+    first = sqli["token_vector"][0]
+    end = first["pos"] + first["len"] + (1 if first["str_close"] else 0)
+    return form.encode()[end:].decode("utf-8", "replace")
 
 
 @cache
@@ -103,11 +121,14 @@ def load_confirmations() -> tuple[Confirmation, ...]:
     out = []
     for c in _rules_yaml().get("confirmations", []):
         threat = Threat(c["threat"])
-        if threat not in (Threat.SQLI, Threat.XSS) or ("fingerprint" in c) == ("pattern" in c):
-            raise ValueError(f"confirmation {c['id']}: sqli or xss, and one of fingerprint or pattern")
+        if (threat not in (Threat.SQLI, Threat.XSS) or ("fingerprint" in c) == ("pattern" in c)
+                or ("continuation" in c and "fingerprint" not in c)):
+            raise ValueError(f"confirmation {c['id']}: sqli or xss, and one of fingerprint "
+                             "(with an optional continuation) or pattern")
         out.append(Confirmation(
             id=c["id"], threat=threat, fields=frozenset(Field(f) for f in c["fields"]),
             fingerprint=re.compile(c["fingerprint"]) if "fingerprint" in c else None,
+            continuation=re.compile(c["continuation"], re.IGNORECASE) if "continuation" in c else None,
             pattern=re.compile(c["pattern"], re.IGNORECASE) if "pattern" in c else None,
             matches=tuple(c.get("matches", ())),
             ignores=tuple(c.get("ignores", ())),
@@ -132,6 +153,7 @@ def load_rules() -> tuple[Rule, ...]:
 
 
 _IIS_UNICODE = re.compile(r"%u([0-9a-fA-F]{4})")
+_ENCODED = re.compile(r"[%+&\x00]")  # what _decode_once could change
 
 
 def _decode_once(value: str, field: Field) -> str:
@@ -145,6 +167,8 @@ def decoded_forms(value: str, field: Field = Field.FORM) -> list[str]:
     """``value`` and each distinct form that decoding produces, in order."""
     forms = [value[:MAX_INSPECTED_CHARS]]
     current = forms[0]
+    if _ENCODED.search(current) is None:  # most values: nothing to decode
+        return forms
     for _ in range(MAX_DECODE_ROUNDS):
         decoded = _decode_once(current, field).replace("\x00", "")
         if decoded == current:
@@ -170,13 +194,13 @@ class Inspector:
             for f in Field for t in (Threat.SQLI, Threat.XSS)
         }
 
-    def _confirmed(self, field: Field, threat: Threat, form: str, fingerprint: str = "") -> str | None:
+    def _confirmed(self, field: Field, threat: Threat, form: str, sqli: SqliResult | None = None) -> str | None:
         """Why a libinjection hit counts in ``field``: "" when the field is strict, the id
         of the first confirmation that holds, or None (not an attack here)."""
         confirmations = self._confirm[field, threat]
         if not confirmations:
             return ""
-        return next((c.id for c in confirmations if c.holds(form, fingerprint)), None)
+        return next((c.id for c in confirmations if c.holds(form, sqli)), None)
 
     def inspect(self, value: str, field: Field = Field.FORM) -> list[Finding]:
         """The threats found in ``value`` (one finding per threat at most)."""
@@ -189,7 +213,7 @@ class Inspector:
                 result = libinjection.is_sql_injection(form)
                 if result["is_sqli"]:
                     fingerprint = result["fingerprint"]
-                    why = self._confirmed(field, Threat.SQLI, form, fingerprint)
+                    why = self._confirmed(field, Threat.SQLI, form, result)
                     if why is not None:
                         evidence = f"{fingerprint} ({why})" if why else fingerprint
                         findings[Threat.SQLI] = Finding(Threat.SQLI, "libinjection.sqli", evidence)

@@ -9,7 +9,7 @@ read later from nginx's access log are the same threat, the latter only ``logged
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -32,8 +32,7 @@ class Seen:
     """A finding and where in the request it was."""
 
     finding: Finding
-    field: Field
-    name: str | None = None  # the parameter or header name
+    where: str  # "path", "query.id", "form.message", "header.referer", "cookie.sid"
 
     @property
     def threat(self) -> Threat:
@@ -49,7 +48,7 @@ class AccessRecord(Protocol):
     method: str | None
     path: str | None
     status: int | None
-    threats: list[Any]  # items with .threat, .rule, .field, .evidence
+    threats: Sequence[Any]  # items with .threat, .rule, .field, .evidence
 
 
 class Guard:
@@ -85,12 +84,12 @@ class Guard:
 
     # -- inline, before the app answers ---------------------------------------------------
 
-    def inspect(self, values: Iterable[tuple[Field, str | None, str]]) -> list[Seen]:
-        """Findings in ``(field, name, value)`` triples, one per threat (the first seen)."""
+    def inspect(self, values: Iterable[tuple[Field, str, str]]) -> list[Seen]:
+        """Findings in ``(field kind, where, value)`` triples, one per threat (the first seen)."""
         found: dict[Threat, Seen] = {}
-        for field, name, value in values:
+        for field, where, value in values:
             for finding in self.inspector.inspect(value, field):
-                found.setdefault(finding.threat, Seen(finding, field, name))
+                found.setdefault(finding.threat, Seen(finding, where))
         return list(found.values())
 
     def blocks(self, seen: list[Seen]) -> bool:
@@ -103,7 +102,7 @@ class Guard:
             SecurityEvent(
                 site_id=site_id, threat=str(s.threat),
                 action=Action.BLOCKED if blocked else Action.FLAGGED, source=source, ip=ip,
-                field=f"{s.field}.{s.name}" if s.name else str(s.field), rule=s.finding.rule,
+                field=s.where, rule=s.finding.rule,
                 evidence=s.finding.evidence, path=path[:2048],
             )
             for s in seen

@@ -1,17 +1,18 @@
 """Security incidents: security events grouped by site, address and threat.
 
-Events that arrive within ``security.incident_window_seconds`` of the incident's last
-one join it; a later one opens a new incident. The tracker is a listener of the
-SecurityLog: ``record`` only queues (the request path never waits for the database),
-and a background thread writes the queue to the RecordStore once a second, grouped,
-in one transaction. A new incident (or one whose severity rose) is announced through
-the notification outbox.
+A (site, address, threat) has at most one open incident, and its events join it: a
+unique index enforces it, so replicas grouping the same attacker's events at the same
+instant share one incident. The tracker is a listener of the SecurityLog: ``record``
+only queues (the request path never waits for the database), and a background thread
+writes the queue to the RecordStore once a second, grouped, in one transaction. A new
+incident (or one whose severity rose) is announced through the notification outbox.
 
 An incident whose every event was contained (blocked, rate limited, banned) ends by
-itself once the window passes without another event: it was resolved when the attack
-stopped, ``resolved_at = last_seen_at``. Incidents where leadwatch only flagged or
-saw the attack (in logs) stay open until an analyst resolves them, or marks them a
-false positive, in the admin API.
+itself once ``security.incident_window_seconds`` pass without another event: it was
+resolved when the attack stopped, ``resolved_at = last_seen_at``; a later event opens
+a new one. Incidents where leadwatch only flagged or saw the attack (in logs) stay
+open until an analyst resolves them, or marks them a false positive, in the admin
+API; until then, later events of the same attacker join them.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Gauge
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadwatch.notify.base import Message, Severity
 from leadwatch.security.detect import Threat
@@ -55,6 +58,7 @@ CONTAINED = frozenset({Action.BLOCKED, Action.RATE_LIMITED, Action.BANNED})
 DEVELOPER_THREATS = frozenset({Threat.SQLI})
 MAX_QUEUE = 100_000
 NO_IP = "-"
+OPEN = text("status = 'open'")  # the unique index's predicate (ux_security_incidents_open)
 
 Enqueue = Callable[..., Any]  # Outbox.enqueue(receiver, message, session)
 
@@ -68,14 +72,33 @@ def _aware(ts: datetime) -> datetime:
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+_LATEST = datetime.max.replace(tzinfo=UTC)
+
+
 @dataclass
 class _Group:
     events: int = 0
     contained: int = 0
-    first_seen: datetime | None = None
-    last_seen: datetime | None = None
-    detected: datetime | None = None
+    first_seen: datetime = _LATEST
+    last_seen: datetime = _EARLIEST
+    detected: datetime = _LATEST
     evidence: str | None = None
+
+
+def _groups(queued: Sequence[tuple[SecurityEvent, datetime]]) -> dict[tuple[str, str, str], _Group]:
+    groups: dict[tuple[str, str, str], _Group] = defaultdict(_Group)
+    for event, detected in queued:
+        g = groups[(event.site_id, event.ip or NO_IP, event.threat)]
+        seen = _aware(event.ts or detected.replace(tzinfo=None))
+        first = _aware(event.first_seen) if event.first_seen else seen
+        g.events += 1
+        g.contained += event.action in CONTAINED
+        g.first_seen = min(first, g.first_seen)
+        g.last_seen = max(seen, g.last_seen)
+        g.detected = min(detected, g.detected)
+        g.evidence = event.evidence or g.evidence
+    return groups
 
 
 class IncidentTracker:
@@ -101,6 +124,7 @@ class IncidentTracker:
         self.clock = clock
         self.interval = interval
         self._queue: queue.Queue[tuple[SecurityEvent, datetime]] = queue.Queue(MAX_QUEUE)
+        self._pending: list[tuple[SecurityEvent, datetime]] = []  # taken from the queue, not yet written
         self._open = Gauge("leadwatch_security_incidents_open", "Security incidents not yet resolved.",
                            ["severity"], registry=registry)
         for severity in SEVERITIES:
@@ -121,61 +145,61 @@ class IncidentTracker:
     # -- the background pass ------------------------------------------------------------
 
     def process(self) -> None:
-        """Write queued events into incidents, end the quiet contained ones, set gauges."""
-        groups: dict[tuple[str, str, str], _Group] = defaultdict(_Group)
-        while True:
+        """Write queued events into incidents, end the quiet contained ones, set gauges.
+        Events whose pass fails (the store is down) are kept for the next one."""
+        while len(self._pending) < MAX_QUEUE:
             try:
-                event, detected = self._queue.get_nowait()
+                self._pending.append(self._queue.get_nowait())
             except queue.Empty:
                 break
-            g = groups[(event.site_id, event.ip or NO_IP, event.threat)]
-            seen = _aware(event.ts or detected.replace(tzinfo=None))
-            first = _aware(event.first_seen) if event.first_seen else seen
-            g.events += 1
-            g.contained += event.action in CONTAINED
-            g.first_seen = min(first, g.first_seen or first)
-            g.last_seen = max(seen, g.last_seen or seen)
-            g.detected = min(detected, g.detected or detected)
-            g.evidence = event.evidence or g.evidence
+        groups = _groups(self._pending)
         announce: list[SecurityIncident] = []
         with self.records.session() as session:
-            for (site_id, ip, threat), g in groups.items():
-                assert g.first_seen and g.last_seen and g.detected
-                incident = session.scalars(
-                    select(SecurityIncident)
-                    .where(SecurityIncident.site_id == site_id, SecurityIncident.ip == ip,
-                           SecurityIncident.threat == threat, SecurityIncident.status == "open",
-                           SecurityIncident.last_seen_at >= g.first_seen - self.window)
-                    .order_by(SecurityIncident.id.desc())
-                    .limit(1)
-                ).first()
-                if incident is None:
-                    incident = SecurityIncident(
-                        site_id=site_id, ip=ip, threat=threat, status="open", events=0,
-                        contained=0, first_seen_at=g.first_seen, detected_at=g.detected,
-                        last_seen_at=g.last_seen, severity=severity_of(threat, 0, self.escalate_events),
-                    )
-                    session.add(incident)
-                    announce.append(incident)
+            self._end_quiet(session)  # an attack that stopped is over before the next opens
+            for key in sorted(groups):  # the same lock order in every replica
+                g = groups[key]
+                incident, created = self._open_incident(session, key, g)
                 before = incident.severity
                 incident.events += g.events
                 incident.contained += g.contained
                 incident.first_seen_at = min(incident.first_seen_at, g.first_seen)
                 incident.last_seen_at = max(incident.last_seen_at, g.last_seen)
                 incident.last_evidence = (g.evidence or "")[:200] or incident.last_evidence
-                incident.severity = severity_of(threat, incident.events, self.escalate_events)
-                if incident.severity != before and incident not in announce:
+                incident.severity = severity_of(key[2], incident.events, self.escalate_events)
+                if created or incident.severity != before:
                     announce.append(incident)
             session.flush()
-            self._end_quiet(session)
             for incident in announce:
                 self._announce(incident, session)
             counts = dict(session.execute(
                 select(SecurityIncident.severity, func.count())
                 .where(SecurityIncident.status == "open").group_by(SecurityIncident.severity)
             ).all())
+        self._pending.clear()
         for severity in SEVERITIES:
             self._open.labels(severity).set(counts.get(severity, 0))
+
+    def _open_incident(self, session: Any, key: tuple[str, str, str], g: _Group) -> tuple[SecurityIncident, bool]:
+        """The open incident of (site, address, threat), locked, and whether this pass
+        opened it. Replicas may try to open it at the same instant: the unique index
+        lets one row in, and the others wait for it and join it."""
+        site_id, ip, threat = key
+        dialect = session.get_bind().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        created = session.execute(
+            insert(SecurityIncident)
+            .values(site_id=site_id, ip=ip, threat=threat, status="open", events=0, contained=0,
+                    first_seen_at=g.first_seen, detected_at=g.detected, last_seen_at=g.last_seen,
+                    severity=severity_of(threat, 0, self.escalate_events))
+            .on_conflict_do_nothing(index_elements=["site_id", "ip", "threat"], index_where=OPEN)
+        ).rowcount == 1
+        incident = session.scalars(
+            select(SecurityIncident)
+            .where(SecurityIncident.site_id == site_id, SecurityIncident.ip == ip,
+                   SecurityIncident.threat == threat, OPEN)
+            .with_for_update()
+        ).one()
+        return incident, created
 
     def _end_quiet(self, session: Any) -> None:
         quiet = session.scalars(
@@ -211,7 +235,7 @@ class IncidentTracker:
     def _pass(self) -> None:
         try:
             self.process()
-        except Exception:  # the store may be down; events stay queued for the next pass
+        except Exception:  # the store may be down; the events are kept for the next pass
             log.exception("incident_pass_failed")
 
     def close(self) -> None:

@@ -2,12 +2,17 @@
 leadwatch (``app = SecurityMiddleware(app, guard=Guard(...))``).
 
 For each HTTP request, in order: refuse a banned address (403); rate-limit with a
-token bucket per address (429 with Retry-After); inspect the path, the query, the
-User-Agent and a form or JSON body (up to ``security.inspect_body_bytes``) and refuse
+token bucket per address (429 with Retry-After); inspect what a WAF would (the path,
+the query, the cookies, the User-Agent, the Referer's parameters, X-Forwarded-Host,
+and a form, JSON or multipart body up to ``security.inspect_body_bytes``) and refuse
 a request carrying a blocked threat (403, SQL injection by default) while flagging
 the rest (recorded; ``scope["state"]["security"]`` lists them for the app); after the
 answer, feed the rate detectors (brute force, floods, probing, form spam), which may
 ban the address. Refusals use leadwatch's JSON error envelope.
+
+Values a program wrote (query and Referer parameters, cookies) are inspected with the
+query's strict rules, text people typed (form, JSON and multipart text fields) with
+the form's (a libinjection hit needs a confirmation), headers with the header rules.
 
 In leadwatch it sits inside the ObservabilityMiddleware, so refused requests still
 get a request id, a log line and RED metrics.
@@ -17,9 +22,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
+from python_multipart.exceptions import MultipartParseError
+from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -30,8 +37,12 @@ from leadwatch.security.events import Action
 from leadwatch.security.guard import Guard, Seen
 from leadwatch.web.errors import error_response
 
+if TYPE_CHECKING:
+    from python_multipart.multipart import MultipartCallbacks
+
 GuardSource = Guard | Callable[[Scope], Guard | None]
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_INSPECTED_BODIES = (b"application/x-www-form-urlencoded", b"application/json", b"multipart/form-data")
 MAX_JSON_VALUES = 1000  # strings inspected per JSON body
 
 
@@ -102,58 +113,132 @@ class SecurityMiddleware:
                 await run_in_threadpool(guard.respond, detections, "middleware", Action.FLAGGED)
 
 
-def _values(scope: Scope, body: tuple[bytes, bytes] | None) -> Iterator[tuple[Field, str | None, str]]:
-    yield Field.PATH, None, scope.get("raw_path", b"").decode("latin-1") or scope["path"]
+def _values(scope: Scope, body: tuple[bytes, bytes] | None) -> Iterator[tuple[Field, str, str]]:
+    yield Field.PATH, "path", scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     query: bytes = scope.get("query_string", b"")
     if query:
-        yield from _pairs(Field.QUERY, query.decode("latin-1"))
+        yield from _pairs(Field.QUERY, "query.", query.decode("latin-1"))
     for name, value in scope["headers"]:
-        if name == b"user-agent":
-            yield Field.HEADER, "user-agent", value.decode("latin-1")
+        if name == b"user-agent" or name == b"x-forwarded-host":
+            yield Field.HEADER, f"header.{name.decode()}", value.decode("latin-1")
+        elif name == b"referer":
+            _, _, params = value.decode("latin-1").partition("?")
+            yield from _pairs(Field.QUERY, "header.referer.", params.partition("#")[0])
+        elif name == b"cookie":
+            for cookie in value.decode("latin-1").split(";"):
+                cookie_name, _, cookie_value = cookie.strip().partition("=")
+                where = f"cookie.{cookie_name[:64]}"
+                yield Field.QUERY, where, cookie_name
+                if cookie_value:
+                    yield Field.QUERY, where, cookie_value
     if body is not None:
         content_type, data = body
         if content_type.startswith(b"application/x-www-form-urlencoded"):
-            yield from _pairs(Field.FORM, data.decode("utf-8", "replace"))
+            yield from _pairs(Field.FORM, "form.", data.decode("utf-8", "replace"))
         elif content_type.startswith(b"application/json"):
             try:
                 document = orjson.loads(data)
             except orjson.JSONDecodeError:
                 return  # the app answers 422; nothing to inspect
             yield from _json_strings(document)
+        else:
+            for name, value in _multipart_text_fields(content_type, data):
+                yield Field.FORM, f"form.{name[:64]}", value
 
 
-def _pairs(field: Field, text: str) -> Iterator[tuple[Field, str | None, str]]:
+def _pairs(field: Field, prefix: str, text: str) -> Iterator[tuple[Field, str, str]]:
     """Raw (still encoded) names and values: inspection decodes them as a server would."""
     for part in text.split("&"):
         name, _, value = part.partition("=")
+        where = prefix + name[:64]
         if name:
-            yield field, name[:64], name
+            yield field, where, name
         if value:
-            yield field, name[:64], value
+            yield field, where, value
 
 
-def _json_strings(document: Any) -> Iterator[tuple[Field, str | None, str]]:
+def _json_strings(document: Any) -> Iterator[tuple[Field, str, str]]:
     stack: list[tuple[str, Any]] = [("", document)]
     count = 0
     while stack and count < MAX_JSON_VALUES:
         where, node = stack.pop()
         if isinstance(node, str):
             count += 1
-            yield Field.FORM, where or None, node
+            yield Field.FORM, f"form.{where}" if where else "form", node
         elif isinstance(node, dict):
             stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
 
 
+class _TextFields:
+    """python-multipart callbacks (the parser Starlette gives the app, so both read a
+    body alike) collecting the text fields of a multipart body: parts without a filename."""
+
+    def __init__(self) -> None:
+        self.fields: list[tuple[str, str]] = []
+        self._header = [b"", b""]
+        self._disposition = b""
+        self._name: bytes | None = None
+        self._data: bytearray | None = None  # None: a file part, not collected
+
+    def callbacks(self) -> MultipartCallbacks:
+        return {"on_part_begin": self._begin, "on_header_field": self._header_field,
+                "on_header_value": self._header_value, "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished, "on_part_data": self._part_data,
+                "on_part_end": self._end}
+
+    def _begin(self) -> None:
+        self._disposition, self._data = b"", None
+
+    def _header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header[0] += data[start:end]
+
+    def _header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header[1] += data[start:end]
+
+    def _header_end(self) -> None:
+        if self._header[0].lower() == b"content-disposition":
+            self._disposition = self._header[1]
+        self._header = [b"", b""]
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._disposition)
+        self._name = options.get(b"name")
+        self._data = bytearray() if self._name is not None and b"filename" not in options else None
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._data is not None:
+            self._data += data[start:end]
+
+    def _end(self) -> None:
+        if self._data is not None and self._name is not None:
+            self.fields.append((self._name.decode("utf-8", "replace"), self._data.decode("utf-8", "replace")))
+
+
+def _multipart_text_fields(content_type: bytes, data: bytes) -> list[tuple[str, str]]:
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        return []  # the app answers 400
+    text = _TextFields()
+    try:
+        parser = MultipartParser(boundary, text.callbacks())
+        parser.write(data)
+        parser.finalize()
+    except MultipartParseError:
+        pass  # the app refuses the body; inspect what was readable
+    return text.fields
+
+
 async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[Receive, tuple[bytes, bytes] | None]:
-    """For a form or JSON body of at most ``limit`` bytes: (a receive that replays it,
-    (content type, body)). Other bodies are left unread: (receive, None)."""
+    """For a form, JSON or multipart body of at most ``limit`` bytes: (a receive that
+    replays it, (content type, body)). Other bodies are left unread: (receive, None)."""
     if limit <= 0 or scope["method"] not in _BODY_METHODS:
         return receive, None
     headers = dict(scope["headers"])
     content_type = headers.get(b"content-type", b"").lower()
-    if not content_type.startswith((b"application/x-www-form-urlencoded", b"application/json")):
+    if not content_type.startswith(_INSPECTED_BODIES):
         return receive, None
     declared = headers.get(b"content-length")
     if declared is not None and (not declared.isdigit() or int(declared) > limit):
@@ -179,10 +264,7 @@ async def _read_body(scope: Scope, receive: Receive, limit: int) -> tuple[Receiv
 
 def _blocked_response(seen: list[Seen], guard: Guard) -> Any:
     blocked = [s for s in seen if s.threat in guard.block]
-    fields = {
-        (f"{s.field}.{s.name}" if s.name else str(s.field)): f"refused: {s.threat.replace('_', ' ')}"
-        for s in blocked
-    }
+    fields = {s.where: f"refused: {s.threat.replace('_', ' ')}" for s in blocked}
     kinds = ", ".join(sorted({s.threat.replace("_", " ") for s in blocked}))
     return error_response(403, f"the request was refused as an attack ({kinds})", code="blocked",
                           fields=fields)

@@ -1,13 +1,13 @@
 """RecordStore tables of the security capability: bans, incidents, login throttles and
 UI sessions. They live in the RecordStore (not the event store) because every replica
 must see the same state at once, and because people change them (lift a ban, mark an
-incident false positive). Alembic revision: ``0003_security``."""
+incident false positive). Alembic revisions: ``0003_security``, ``0007_security_open_incident``."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadwatch.store.models import Base, UTCDateTime, now
@@ -42,6 +42,10 @@ class SecurityIncident(Base):
     __table_args__ = (
         Index("ix_security_incidents_lookup", "site_id", "ip", "threat", "status"),
         Index("ix_security_incidents_detected_at", "detected_at"),
+        # One open incident per attacker and threat, whichever replica opens it
+        # (Alembic revision 0007_security_open_incident).
+        Index("ux_security_incidents_open", "site_id", "ip", "threat", unique=True,
+              sqlite_where=text("status = 'open'"), postgresql_where=text("status = 'open'")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

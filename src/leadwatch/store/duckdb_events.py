@@ -22,6 +22,12 @@ ARROW_TYPES = {
     "double": pa.float64(),
     "json": pa.string(),
 }
+# DuckDB folds its write-ahead log into the database file once the log passes this
+# size. At its default (16 MiB) an ingest of logs checkpoints every batch or two, and
+# when other tables (the security events) commit in between, each checkpoint
+# rewrites more of the table than the last: 500,000 log lines took twice as long
+# to store. Committed data is safe in the log either way (fsynced on commit).
+CHECKPOINT_THRESHOLD = "128MB"
 
 
 class DuckDBEventStore(EventStore):
@@ -30,7 +36,7 @@ class DuckDBEventStore(EventStore):
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._con = duckdb.connect(str(path))
+        self._con = duckdb.connect(str(path), config={"checkpoint_threshold": CHECKPOINT_THRESHOLD})
         # One writer at a time; readers use their own cursors and see committed data.
         self._write_lock = threading.Lock()
 
@@ -45,6 +51,16 @@ class DuckDBEventStore(EventStore):
                 cur.execute(f"INSERT INTO {table.name} SELECT * FROM leadwatch_batch")
             finally:
                 cur.close()
+
+    def replace_rows(
+        self, table: Table, where: str, params: dict[str, Any], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        batch = to_arrow(table, rows) if rows else None
+        with self._transaction() as cur:
+            cur.execute(self.dialect.render(f"DELETE FROM {table.name} WHERE {where}"), params)
+            if batch is not None:
+                cur.register("leadwatch_batch", batch)
+                cur.execute(f"INSERT INTO {table.name} SELECT * FROM leadwatch_batch")
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cur = self._con.cursor()
@@ -62,19 +78,25 @@ class DuckDBEventStore(EventStore):
             cur.close()
 
     @contextmanager
-    def _schema_transaction(self) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
-        # DuckDB files have a single writing process, so the lock is process-wide enough.
+    def _transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor in one write transaction: committed on exit, rolled back on error.
+        DuckDB files have a single writing process, so the lock is process-wide enough."""
         with self._write_lock:
             cur = self._con.cursor()
             try:
                 cur.execute("BEGIN")
-                yield lambda sql: cur.execute(sql).fetchall()
+                yield cur
                 cur.execute("COMMIT")
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
             finally:
                 cur.close()
+
+    @contextmanager
+    def _schema_transaction(self) -> Iterator[Callable[[str], list[tuple[Any, ...]]]]:
+        with self._transaction() as cur:
+            yield lambda sql: cur.execute(sql).fetchall()
 
     def ping(self) -> None:
         self.query("SELECT 1 AS ok")
@@ -86,8 +108,9 @@ class DuckDBEventStore(EventStore):
 
 def to_arrow(table: Table, rows: Sequence[tuple[Any, ...]]) -> pa.Table:
     """Rows to a columnar Arrow table with the spec's types (JSON as text)."""
+    # zip(*rows) transposes in C: a third cheaper than a comprehension per column.
     arrays = [
-        pa.array([row[i] for row in rows], type=ARROW_TYPES[column.kind])
-        for i, column in enumerate(table.columns)
+        pa.array(values, type=ARROW_TYPES[column.kind])
+        for column, values in zip(table.columns, zip(*rows, strict=True), strict=True)
     ]
     return pa.Table.from_arrays(arrays, names=table.column_names)

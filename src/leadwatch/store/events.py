@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any
 
-from leadwatch.store.schema import EVENTS, LOGS, PROBE_RESULTS, Table
+from leadwatch.store.schema import ANALYTICS_DAYS, EVENTS, LOGS, PROBE_RESULTS, Table
 from leadwatch.store.sql import Dialect
 
 if TYPE_CHECKING:
@@ -29,12 +29,15 @@ def create_table_ddl(table: Table, dialect: Dialect) -> list[str]:
         for c in table.columns
     )
     ddl = [f"CREATE TABLE IF NOT EXISTS {table.name} ({cols})"]
-    if table.index and dialect.name == "postgresql":
-        ddl.append(
-            f"CREATE INDEX IF NOT EXISTS {table.name}_{'_'.join(table.index)}_idx "
-            f"ON {table.name} ({', '.join(table.index)})"
-        )
-    return ddl
+    return ddl + create_index_ddl(table, table.index, dialect)
+
+
+def create_index_ddl(table: Table, columns: tuple[str, ...], dialect: Dialect) -> list[str]:
+    """An index on PostgreSQL; DuckDB relies on its zone maps (ts is appended in order)."""
+    if not columns or dialect.name != "postgresql":
+        return []
+    name = f"{table.name}_{'_'.join(columns)}_idx"
+    return [f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(columns)})"]
 
 
 # The event schema's versions, in order: append a version for every change (a new
@@ -43,6 +46,10 @@ SCHEMA_VERSIONS: list[Callable[[Dialect], list[str]]] = [
     lambda d: create_table_ddl(EVENTS, d),
     lambda d: create_table_ddl(LOGS, d),  # the log pipeline (leadwatch/logs)
     lambda d: create_table_ddl(PROBE_RESULTS, d),  # synthetic monitoring (leadwatch/synthetic)
+    # lead intake reads a visitor's sessions by id (leadwatch/leads/engagement.py)
+    lambda d: create_index_ddl(EVENTS, ("session_id",), d),
+    # the analytics' daily rollup, filled as days are read (leadwatch/marketing/rollup.py)
+    lambda d: create_table_ddl(ANALYTICS_DAYS, d),
 ]
 
 
@@ -52,6 +59,13 @@ class EventStore(ABC):
     @abstractmethod
     def write_batch(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         """Append ``rows`` (tuples in ``table.columns`` order) in one transaction."""
+
+    @abstractmethod
+    def replace_rows(
+        self, table: Table, where: str, params: dict[str, Any], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        """Delete the rows of ``table`` matching ``where`` and append ``rows``, in one
+        transaction that concurrent replacements of the same table wait for."""
 
     @abstractmethod
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:

@@ -29,6 +29,19 @@ class PostgresEventStore(EventStore):
                 for row in rows:
                     copy.write_row(row)
 
+    def replace_rows(
+        self, table: Table, where: str, params: dict[str, Any], rows: Sequence[tuple[Any, ...]]
+    ) -> None:
+        columns = ", ".join(table.column_names)
+        with self._connection() as conn, conn.cursor() as cur:
+            # Replicas replacing the same rows at once would otherwise both insert.
+            cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"leadwatch-replace-{table.name}",))
+            cur.execute(self.dialect.render(f"DELETE FROM {table.name} WHERE {where}"), params)
+            if rows:
+                with cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
             cur.execute(self.dialect.render(sql), params or {})

@@ -61,8 +61,34 @@ EVENTS = Table(
     index=("site_id", "ts"),
 )
 
+# The analytics' daily rollup of ``events`` (leadwatch/marketing/rollup.py): per site,
+# closed UTC day and ``measure`` (traffic, a funnel, conversion by vitals rating), the
+# measure's counts per ``dimension`` and ``label`` (an hour, a channel, a funnel step).
+# Visitor keys rotate daily, so a day's distinct visitors and sessions add up across
+# days exactly. Each day and measure has one ``source`` row with the fingerprint of the
+# events it was computed from (``source_rows``, ``source_ts``: their number and the sum
+# of their epoch seconds); a day whose events changed since is recomputed when read.
+ANALYTICS_DAYS = Table(
+    "analytics_days",
+    (
+        Column("site_id", "text", nullable=False),
+        Column("day", "timestamp", nullable=False),
+        Column("measure", "text", nullable=False),
+        Column("dimension", "text", nullable=False),
+        Column("label", "text"),
+        Column("pageviews", "double"),
+        Column("visitors", "double"),
+        Column("sessions", "double"),
+        Column("submitters", "double"),
+        Column("source_rows", "double"),
+        Column("source_ts", "double"),
+    ),
+    index=("site_id", "day"),
+)
+
 # Parsed and enriched log records (leadwatch/logs): one column per field that searches
-# and dashboards filter on, and the full Elastic Common Schema document in ``props``.
+# and dashboards filter on, and in ``props`` the rest of the record's Elastic Common Schema
+# document (what no column holds; logs/record.py assembles the whole one on read).
 # ``status``, ``duration`` (seconds) and ``bytes`` are numbers so ranges work; ``bot``
 # is the text ``true``/``false``; ``threat`` lists the distinct threats, comma-separated.
 LOGS = Table(

@@ -69,6 +69,11 @@ class ApiError(Exception):
         self.fields = fields or {}
         self.headers = headers
 
+    def response(self) -> JSONResponse:
+        return error_response(
+            self.status, self.message, code=self.code, fields=self.fields, headers=self.headers
+        )
+
 
 def error_response(
     status: int,
@@ -108,9 +113,7 @@ def validation_fields(errors: Any) -> dict[str, str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return error_response(
-            exc.status, exc.message, code=exc.code, fields=exc.fields, headers=exc.headers
-        )
+        return exc.response()
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -3,9 +3,9 @@ RED metrics labelled by route template, and one log line per request."""
 
 from __future__ import annotations
 
+import random
 import re
 import time
-import uuid
 from typing import Any
 
 import structlog
@@ -18,8 +18,9 @@ log = structlog.get_logger("leadwatch.http")
 
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 UNMATCHED = "<unmatched>"
-# Probes and scrapes are frequent and uninteresting: log them at debug level.
-_QUIET = frozenset({"/health", "/ready", "/metrics"})
+# Probes, scrapes and browser beacons are frequent and uninteresting when they succeed
+# (the request metric counts them): log those at debug level, their failures at info.
+_QUIET = frozenset({"/health", "/ready", "/metrics", "/collect"})
 
 
 class ObservabilityMiddleware:
@@ -27,6 +28,12 @@ class ObservabilityMiddleware:
         self.app = app
         self.metrics = metrics
         self.max_body_bytes = max_body_bytes
+        # Request ids need to be unique, not secret: a seeded generator instead of
+        # uuid4's system call per request.
+        self._ids = random.Random()
+        # Labelled children, looked up once each: ``labels()`` takes a lock and builds a key.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,7 +42,7 @@ class ObservabilityMiddleware:
 
         headers = dict(scope["headers"])
         offered = headers.get(b"x-request-id", b"").decode("latin-1")
-        request_id = offered if _VALID_ID.match(offered) else uuid.uuid4().hex
+        request_id = offered if _VALID_ID.match(offered) else f"{self._ids.getrandbits(128):032x}"
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.bind_contextvars(request_id=request_id)
 
@@ -63,19 +70,28 @@ class ObservabilityMiddleware:
             elapsed = time.perf_counter() - started
             self.metrics.http_in_flight.dec()
             route = _route_template(scope)
-            method = scope["method"]
-            self.metrics.http_requests.labels(method, route, str(status)).inc()
-            self.metrics.http_duration.labels(method, route).observe(elapsed)
-            level = "debug" if scope["path"] in _QUIET and status < 400 else "info"
-            log.log(
-                _LEVELS[level],
-                "http_request",
-                method=method,
-                route=route,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            method = scope["method"] if scope["method"] in _METHODS else "other"
+            self._counter(method, route, status).inc()
+            self._histogram(method, route).observe(elapsed)
+            level = _LEVELS["debug" if scope["path"] in _QUIET and status < 400 else "info"]
+            if log.is_enabled_for(level):
+                log.log(level, "http_request", method=method, route=route, status=status,
+                        duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _counter(self, method: str, route: str, status: int) -> Any:
+        key = (method, route, status)
+        child = self._counted.get(key)
+        if child is None:
+            child = self._counted[key] = self.metrics.http_requests.labels(method, route, str(status))
+        return child
+
+    def _histogram(self, method: str, route: str) -> Any:
+        key = (method, route)
+        child = self._timed.get(key)
+        if child is None:
+            child = self._timed[key] = self.metrics.http_duration.labels(method, route)
+        return child
 
     async def _within_cap(
         self, headers: dict[bytes, bytes], method: str, receive: Receive
@@ -93,9 +109,11 @@ class ObservabilityMiddleware:
             return receive
         chunks: list[bytes] = []
         size = 0
+        gone: Message | None = None
         while True:
             message = await receive()
             if message["type"] != "http.request":
+                gone = message  # the client left mid-body: the app must see that, not a short body
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
@@ -103,15 +121,20 @@ class ObservabilityMiddleware:
                 return None
             if not message.get("more_body", False):
                 break
-        replay: list[Message] = [{"type": "http.request", "body": b"".join(chunks), "more_body": False}]
+        replay: list[Message] = [
+            {"type": "http.request", "body": b"".join(chunks), "more_body": gone is not None},
+            *([gone] if gone is not None else []),
+        ]
 
         async def replayed() -> Message:
-            return replay.pop() if replay else await receive()
+            return replay.pop(0) if replay else await receive()
 
         return replayed
 
 
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# Any other method a client invents is counted as "other": labels stay bounded.
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _LEVELS = {"debug": 10, "info": 20}
 
 

@@ -1,6 +1,7 @@
 """The Executive page: conversion rate against its target, leads today and per day,
-lead quality (tiers), revenue from won leads, availability and SLO status, Core Web
-Vitals compliance and lead sources. Numbers come from the analytics, leads and
+lead quality (tiers), revenue from won leads, the estimated revenue impact of
+incidents and conversion drops, availability and SLO status, Core Web Vitals
+compliance and lead sources. Numbers come from the analytics, leads, marketing and
 alerting APIs' handlers."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from leadwatch.dashboards import charts
 from leadwatch.dashboards.pages import aware, interval, scope
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads.queries import LeadFilter, scoring_report
-from leadwatch.marketing import analytics
+from leadwatch.marketing import analytics, revenue_api
 from leadwatch.marketing import routes as analytics_api
 from leadwatch.runtime import Runtime
 from leadwatch.store.schema import utcnow
@@ -60,6 +61,7 @@ async def executive(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, 
     alerts = (await alerting_api.list_alerts(runtime, "admin"))["alerts"]
     tier_rows = await run_in_threadpool(tiers, runtime, tr, site_id)
     today = await run_in_threadpool(leads_today, runtime, site_id)
+    impact = await revenue_api.revenue_impact(s, runtime)
     totals = overview["totals"]
     core = [r for r in vitals["rows"] if r["metric"] in CORE_VITALS]
     return {
@@ -85,4 +87,5 @@ async def executive(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, 
         "firing": [a for a in alerts if a["state"] == "firing"],
         "vitals": core,
         "sources": overview["by_channel"],
+        "impact": impact,
     }

@@ -1,7 +1,8 @@
 """The Marketing page: funnel with drop-offs, channels and campaigns, attribution by a
 chosen model, lead quality by source, landing pages, Web Vitals per page and
-conversion by vitals rating. Every number is the analytics API's own answer (its
-handlers are called here), so the page and ``/api/v1/analytics`` always agree."""
+conversion by vitals rating, A/B tests when the range has any, and channel ROI when it
+has spend. Every number is the analytics (or marketing) API's own answer (its handlers
+are called here), so the page and ``/api/v1/analytics`` always agree."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from leadwatch.dashboards import charts
 from leadwatch.dashboards.pages import aware, interval, scope
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads.queries import LeadFilter, iter_leads
-from leadwatch.marketing import analytics
+from leadwatch.marketing import analytics, revenue_api
 from leadwatch.marketing import routes as analytics_api
 from leadwatch.runtime import Runtime
 from leadwatch.settings import TIERS
@@ -48,7 +49,9 @@ async def marketing(runtime: Runtime, tr: TimeRange, site_id: str, model: str) -
     by_channel = await analytics_api.attribution(s, "channel", None, runtime)
     by_campaign = await analytics_api.attribution(s, "campaign", None, runtime)
     vitals = await analytics_api.vitals(s, "page", runtime)
+    experiments = await analytics_api.experiments(s.site_id, s.start, s.end, runtime)
     quality = await run_in_threadpool(lead_quality_by_source, runtime, tr, site_id)
+    roi = await revenue_api.channel_roi(s, model, runtime)  # type: ignore[arg-type]
     attributed = by_channel["rows"]
     return {
         "charts": {
@@ -72,5 +75,7 @@ async def marketing(runtime: Runtime, tr: TimeRange, site_id: str, model: str) -
         "target": channels["target"],
         "attribution": {"channel": by_channel, "campaign": by_campaign},
         "vitals": vitals,
+        "experiments": experiments,
         "quality": quality,
+        "roi": roi,
     }
