@@ -8,6 +8,7 @@ and /api/leads accept it) with its own thank-you page; ``create_app`` calls it w
 
 from __future__ import annotations
 
+from datetime import timedelta
 from functools import cache
 from pathlib import Path
 
@@ -19,7 +20,14 @@ from leadwatch.demo.content import CONTACT_CTA, MENU, PAGES, PREFIX, RESOURCE, S
 from leadwatch.leads.defence import issue_form_token
 from leadwatch.runtime import Runtime
 from leadwatch.security.clients import client_ip
-from leadwatch.settings import LeadSiteSettings, Settings, SiteSettings
+from leadwatch.settings import (
+    CollectSiteSettings,
+    LeadSiteSettings,
+    MarketingSiteSettings,
+    Settings,
+    SiteSettings,
+    SpendBudget,
+)
 from leadwatch.store.models import now
 from leadwatch.web.deps import get_runtime
 from leadwatch.web.errors import ApiError
@@ -29,13 +37,15 @@ router = APIRouter(prefix=PREFIX, include_in_schema=False)
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"])
 )
+DEMO_SPEND = {"Paid Search": 6000.0, "Paid Social": 2400.0, "Display": 900.0}  # GBP, 60 days
 PAGE_CACHE = "no-cache"  # the contact page carries a fresh form token each time
 
 
 def with_demo_site(settings: Settings) -> Settings:
     """The settings with the demo site (``demo.site_id``) configured: a site without a
     domain (its pages are served by leadwatch itself) whose form posts land on
-    /demo/thanks, scored with the agency's target industries and countries."""
+    /demo/thanks, scored with the agency's target industries and countries, with a
+    funnel over the demo's pages, a deal value and paid-channel budgets."""
     site_id = settings.demo.site_id
     # First in the list, so the dashboards open on the site that has the demo's data.
     demo = next((s for s in settings.sites if s.id == site_id), None) or SiteSettings(
@@ -49,7 +59,23 @@ def with_demo_site(settings: Settings) -> Settings:
         target_countries=["GB", "IE"],
     ))
     leads = settings.leads.model_copy(update={"sites": lead_sites})
-    return settings.model_copy(update={"sites": sites, "leads": leads})
+    # The funnel's steps are the demo's own pages, which live under PREFIX.
+    collect_sites = dict(settings.collect.sites)
+    collect_sites.setdefault(site_id, CollectSiteSettings(
+        funnel_pages=[f"{PREFIX}/", f"{PREFIX}/services/*", f"{PREFIX}/contact*"]))
+    collect = settings.collect.model_copy(update={"sites": collect_sites})
+    # An agency's numbers, so the revenue-impact and channel-ROI panels have something
+    # to show: a deal value and win rate, and paid budgets over the simulated weeks.
+    today = now().date()
+    marketing_sites = dict(settings.marketing.sites)
+    marketing_sites.setdefault(site_id, MarketingSiteSettings(
+        currency="GBP", average_deal_value=4500, win_rate=0.2,
+        spend=[SpendBudget(channel=channel, start=today - timedelta(days=59), end=today, amount=amount)
+               for channel, amount in DEMO_SPEND.items()],
+    ))
+    marketing = settings.marketing.model_copy(update={"sites": marketing_sites})
+    return settings.model_copy(update={"sites": sites, "leads": leads, "collect": collect,
+                                       "marketing": marketing})
 
 
 def _canonical(request: Request, runtime: Runtime, page: Page) -> str:
