@@ -91,3 +91,14 @@ def test_query_mistakes(client: TestClient) -> None:
     assert envelope(series(**{"from": "2020-01-01T00:00:00Z"}, interval="1m"))["fields"].keys() == {"query.interval"}
     response = client.get("/api/v1/events/series", params={"site": "elsewhere"}, headers=ADMIN)
     assert response.status_code == 404 and envelope(response)["fields"] == {"query.site": "unknown site"}
+
+
+def test_a_bug_is_a_500_in_the_envelope_with_the_request_id(client: TestClient) -> None:
+    async def broken() -> None:
+        raise RuntimeError("a bug")
+
+    client.app.add_api_route("/test-broken", broken)  # type: ignore[attr-defined]
+    response = client.get("/test-broken", headers={"X-Request-ID": "trace-42"})
+    assert response.status_code == 500 and envelope(response)["code"] == "internal_error"
+    assert response.headers["x-request-id"] == "trace-42"  # what the log line carries too
+    assert 'route="/test-broken",status="500"} 1.0' in client.get("/metrics").text

@@ -1,7 +1,8 @@
 """The one error shape: ``{"error": {"code", "message", "fields"}}``.
 
 Every client mistake is a 4xx in this shape, naming the fields at fault; a 5xx
-means a bug (or a store that is down: 503) and is logged with its traceback.
+means a bug (or a store that is down: 503) and is logged with its traceback (a 500
+is answered by web.middleware, which knows the request id).
 """
 
 from __future__ import annotations
@@ -9,14 +10,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any
 
-import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-
-log = structlog.get_logger(__name__)
 
 CODES = {
     400: "bad_request",
@@ -126,8 +124,3 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             422, "the request has invalid fields: " + ", ".join(fields), fields=fields
         )
-
-    @app.exception_handler(Exception)
-    async def _bug(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", exc_info=exc)
-        return error_response(500, "internal error; the request id is in X-Request-ID")

@@ -50,10 +50,12 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         self.metrics.http_in_flight.inc()
 
+        responded = False
+
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, responded
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, responded = message["status"], True
                 message["headers"] = [
                     *message.get("headers", []),
                     (b"x-request-id", request_id.encode()),
@@ -66,6 +68,14 @@ class ObservabilityMiddleware:
                 await _too_large(scope, send_with_id, self.max_body_bytes)
             else:
                 await self.app(scope, within_cap, send_with_id)
+        except Exception:
+            # Starlette answers an unhandled error outside every middleware, where the
+            # request id is unknown: answer it here, so the 500 names the id the log has.
+            if responded:
+                raise  # too late for an answer: the server drops the connection
+            log.exception("unhandled_error")
+            await error_response(500, "internal error; the request id is in X-Request-ID")(
+                scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - started
             self.metrics.http_in_flight.dec()
