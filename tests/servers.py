@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import httpx
@@ -111,6 +111,24 @@ class PostgresServer:
             conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
 
 
+def wait_ready(
+    proc: subprocess.Popen[bytes], url: str, name: str, log: Callable[[], str], timeout: float
+) -> None:
+    """Poll ``url`` until it answers 200; fail with the server's log if ``proc`` exits
+    first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with {proc.returncode}: {log()}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{name} did not become ready: {log()}")
+
+
 class LeadwatchProcess:
     """``leadwatch serve`` in its own process, as a user runs it."""
 
@@ -129,17 +147,8 @@ class LeadwatchProcess:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"leadwatch exited with {self.proc.returncode}: {self.log()}")
-            try:
-                if httpx.get(f"{self.url}/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"leadwatch did not become ready: {self.log()}")
+        wait_ready(self.proc, f"{self.url}/ready", "leadwatch", self.log, timeout)
+        return self
 
     def signal(self, sig: int = signal.SIGTERM) -> None:
         assert self.proc is not None
@@ -257,17 +266,8 @@ class AlertmanagerServer:
             stdout=self._log,
             stderr=subprocess.STDOUT,
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"alertmanager exited with {self.proc.returncode}: {self.log()}")
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return self
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"alertmanager did not become ready: {self.log()}")
+        wait_ready(self.proc, f"{self.url}/-/ready", "alertmanager", self.log, timeout)
+        return self
 
     def log(self) -> str:
         return (self.workdir / "alertmanager.log").read_text(errors="replace")[-4000:]

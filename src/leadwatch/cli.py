@@ -23,6 +23,8 @@ from leadwatch.settings import ConfigError, Settings, effective, load_settings
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from leadwatch.store.records import RecordStore
+
 app = typer.Typer(
     name="leadwatch",
     help="Self-hosted lead-generation and site-observability platform.",
@@ -210,45 +212,44 @@ def token_revoke(
 
 
 @contextmanager
-def _records(config: Path | None) -> Iterator[Session]:
-    """A session on the migrated RecordStore. Only the records are opened, so these
-    commands work beside a running server (which holds the DuckDB file)."""
+def record_store(config: Path | None) -> Iterator[RecordStore]:
+    """The migrated RecordStore. Only the records are opened, so commands using it
+    work beside a running server (which holds the DuckDB file)."""
     from leadwatch.store.migrate import upgrade_records
     from leadwatch.store.records import RecordStore
 
     store = RecordStore.open(settings_or_exit(config))
     try:
         upgrade_records(store.engine)
-        with store.session() as session:
-            yield session
+        yield store
     finally:
         store.close()
 
 
+@contextmanager
+def _records(config: Path | None) -> Iterator[Session]:
+    """A session on the migrated RecordStore (see :func:`record_store`)."""
+    with record_store(config) as store, store.session() as session:
+        yield session
+
+
 # Capability groups; imported last because they use the helpers above.
-from leadwatch.alerting.cli import rules_app, silence_app  # noqa: E402
+from leadwatch.alerting.cli import rules_app, silence_app
+from leadwatch.dashboards.cli import app as dashboards_app
+from leadwatch.demo.cli import app as demo_app
+from leadwatch.leads.cli import app as leads_app
+from leadwatch.logs.cli import logs_app
+from leadwatch.security.cli import app as security_app
+from leadwatch.synthetic import cli as synthetic_cli
 
 app.add_typer(rules_app, name="rules")
 app.add_typer(silence_app, name="silence")
-from leadwatch.security.cli import app as security_app  # noqa: E402
-
 app.add_typer(security_app, name="security")
-from leadwatch.leads.cli import app as leads_app  # noqa: E402
-
 app.add_typer(leads_app, name="leads")
-from leadwatch.logs.cli import logs_app  # noqa: E402
-
 app.add_typer(logs_app, name="logs")
-from leadwatch.dashboards.cli import app as dashboards_app  # noqa: E402
-
 app.add_typer(dashboards_app, name="dashboards")
-
-from leadwatch.synthetic import cli as synthetic_cli  # noqa: E402
-
 app.add_typer(synthetic_cli.app, name="synthetic")
 app.command("probe")(synthetic_cli.probe)
-from leadwatch.demo.cli import app as demo_app  # noqa: E402
-
 app.add_typer(demo_app, name="demo")
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 from contextvars import ContextVar
-from pathlib import Path
 from datetime import date, time
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -75,6 +75,15 @@ class ServerSettings(Section):
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/") if value else value
+
+    @property
+    def url(self) -> str:
+        """Where this server answers: ``public_url``, else its own host and port."""
+        if self.public_url:
+            return self.public_url
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
 
 
 class StorageSettings(Section):
@@ -823,10 +832,8 @@ class AlertingSettings(Section):
 
     @field_validator("runbook_base_url")
     @classmethod
-    def _base_url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/")
+    def _base_url(cls, value: str | None) -> str | None:
+        return ServerSettings._http_url(value)
 
 
 # ---- collect: the /lw.js snippet, POST /collect and the analytics built on it ----
@@ -1190,9 +1197,7 @@ class SyntheticSettings(Section):
     @field_validator("target_url", "api_url")
     @classmethod
     def _base_url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError("must start with http:// or https://")
-        return value.rstrip("/") if value else value
+        return ServerSettings._http_url(value)
 
     @field_validator("journeys_dir", "artifacts_dir")
     @classmethod

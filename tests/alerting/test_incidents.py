@@ -5,53 +5,27 @@ the same dedup_key; silences via the API; signed links act without a token."""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 
 from leadwatch.app import create_app
+from tests.alerting.receiver import LocalReceiver
 from tests.conftest import ADMIN
 
 
-class Receiver:
-    """A local stand-in for PagerDuty's and Slack's servers: records every body."""
-
-    def __init__(self) -> None:
-        self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                received.append(orjson.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-                self.send_response(202)
-                self.end_headers()
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def wait_for(self, count: int, timeout: float = 60) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while len(self.bodies) < count and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(self.bodies) >= count, self.bodies
-        return self.bodies
-
-
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver()
+def receiver() -> Iterator[LocalReceiver]:
+    r = LocalReceiver()
     yield r
-    r.server.shutdown()
+    r.close()
+
+
+def received(receiver: LocalReceiver, count: int) -> list[dict[str, Any]]:
+    deliveries = receiver.wait_until(lambda d: len(d) >= count, f"{count} PagerDuty events")
+    return [r.body for r in deliveries]
 
 
 def payload(status: str) -> dict[str, Any]:
@@ -64,10 +38,10 @@ def payload(status: str) -> dict[str, Any]:
     }
 
 
-def test_alertmanager_incident_escalates_acknowledges_and_resolves(settings_for, receiver: Receiver) -> None:
+def test_alertmanager_incident_escalates_acknowledges_and_resolves(settings_for, receiver: LocalReceiver) -> None:
     settings = settings_for(
         notify={"receivers": {"pagerduty-oncall": {"kind": "pagerduty", "routing_key": "rk-123",
-                                                   "url": receiver.url}},
+                                                   "url": f"{receiver.url}/pagerduty"}},
                 "poll_interval_seconds": 0.2},
         alerting={"embedded_evaluator": False},
     )
@@ -75,18 +49,18 @@ def test_alertmanager_incident_escalates_acknowledges_and_resolves(settings_for,
         opened = client.post("/api/v1/alertmanager/webhook", json=payload("firing"), headers=ADMIN)
         assert opened.status_code == 200, opened.text
         incident_id = opened.json()["incident"]
-        trigger = receiver.wait_for(1)[0]
+        trigger = received(receiver, 1)[0]
         assert trigger["event_action"] == "trigger" and trigger["routing_key"] == "rk-123"
         assert trigger["payload"]["severity"] == "critical"
 
         assert client.post(f"/api/v1/incidents/{incident_id}/acknowledge", json={"by": "ana"},
                            headers=ADMIN).json()["status"] == "acknowledged"
-        ack = receiver.wait_for(2)[1]
+        ack = received(receiver, 2)[1]
         assert ack["event_action"] == "acknowledge" and ack["dedup_key"] == trigger["dedup_key"]
 
         resolved = client.post("/api/v1/alertmanager/webhook", json=payload("resolved"), headers=ADMIN)
         assert resolved.json()["status"] == "resolved"
-        resolve = receiver.wait_for(3)[2]
+        resolve = received(receiver, 3)[2]
         assert resolve["event_action"] == "resolve" and resolve["dedup_key"] == trigger["dedup_key"]
 
         detail = client.get(f"/api/v1/incidents/{incident_id}", headers=ADMIN).json()

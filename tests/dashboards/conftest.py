@@ -14,7 +14,6 @@ from leadwatch.dashboards import guard
 from leadwatch.security.sessions import CurrentUser
 from leadwatch.settings import Settings
 
-
 TESTER = CurrentUser(id=1, username="tester", role="admin", session_id="s", csrf_token="c")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as htmllib
 import json
 import re
 
@@ -17,9 +18,7 @@ from tests.dashboards.conftest import as_tester
 def charts(html: str) -> dict[str, dict]:  # type: ignore[type-arg]
     """The ECharts options of a page, by element id."""
     found = re.findall(r'<div class="chart" id="([\w-]+)"[^>]*data-chart="([^"]*)"', html)
-    return {i: json.loads(o.replace("&#34;", '"').replace("&quot;", '"').replace("&amp;", "&")
-                          .replace("&#39;", "'").replace("&lt;", "<").replace("&gt;", ">"))
-            for i, o in found}
+    return {i: json.loads(htmllib.unescape(o)) for i, o in found}
 
 
 def test_ui_without_login_redirects_to_the_login_page(settings: Settings) -> None:

@@ -47,6 +47,15 @@ def drain(follower: Follower, sink: Collecting) -> None:
         follower.commit()
 
 
+def followed(log: Path, offsets: OffsetStore, lines: int, max_lines: int = 2000) -> tuple[Follower, Collecting]:
+    """A follower that has read and committed the first ``lines`` lines of a new log."""
+    write(log, 0, lines)
+    sink = Collecting()
+    follower = Follower(log, offsets, max_lines=max_lines)
+    drain(follower, sink)
+    return follower, sink
+
+
 @pytest.fixture
 def offsets(tmp_path: Path) -> OffsetStore:
     return OffsetStore(tmp_path / "offsets")
@@ -54,10 +63,7 @@ def offsets(tmp_path: Path) -> OffsetStore:
 
 def test_restart_resumes_at_the_committed_offset(tmp_path: Path, offsets: OffsetStore) -> None:
     log = tmp_path / "access.log"
-    write(log, 0, 100)
-    sink = Collecting()
-    first = Follower(log, offsets, max_lines=7)
-    drain(first, sink)
+    first, sink = followed(log, offsets, 100, max_lines=7)
     write(log, 100, 150, newline_at_end=False)  # the writer is mid-line
     drain(first, sink)
     first.close()  # stop
@@ -82,10 +88,7 @@ def test_lines_read_but_not_committed_are_read_again(tmp_path: Path, offsets: Of
 
 def test_rename_rotation_is_followed(tmp_path: Path, offsets: OffsetStore) -> None:
     log = tmp_path / "access.log"
-    write(log, 0, 50)
-    sink = Collecting()
-    follower = Follower(log, offsets, max_lines=13)
-    drain(follower, sink)
+    follower, sink = followed(log, offsets, 50, max_lines=13)
     write(log, 50, 60)
     log.rename(tmp_path / "access.log.1")  # logrotate renames...
     # ...nginx still writes the old file (its last line unterminated)...
@@ -97,10 +100,7 @@ def test_rename_rotation_is_followed(tmp_path: Path, offsets: OffsetStore) -> No
 
 def test_rotation_while_stopped_finishes_the_old_file_first(tmp_path: Path, offsets: OffsetStore) -> None:
     log = tmp_path / "access.log"
-    write(log, 0, 30)
-    sink = Collecting()
-    follower = Follower(log, offsets)
-    drain(follower, sink)
+    follower, sink = followed(log, offsets, 30)
     follower.close()  # stopped
     write(log, 30, 40)
     log.rename(tmp_path / "access.log.1")
@@ -117,10 +117,7 @@ def test_rotation_while_stopped_finishes_the_old_file_first(tmp_path: Path, offs
 
 def test_copytruncate_rotation_is_followed(tmp_path: Path, offsets: OffsetStore) -> None:
     log = tmp_path / "access.log"
-    write(log, 0, 40)
-    sink = Collecting()
-    follower = Follower(log, offsets)
-    drain(follower, sink)
+    follower, sink = followed(log, offsets, 40)
     (tmp_path / "access.log.1").write_bytes(log.read_bytes())  # copy...
     os.truncate(log, 0)  # ...truncate
     write(log, 40, 45)
@@ -130,10 +127,7 @@ def test_copytruncate_rotation_is_followed(tmp_path: Path, offsets: OffsetStore)
 
 def test_truncated_while_stopped_restarts_at_zero(tmp_path: Path, offsets: OffsetStore) -> None:
     log = tmp_path / "access.log"
-    write(log, 0, 40)
-    sink = Collecting()
-    follower = Follower(log, offsets)
-    drain(follower, sink)
+    follower, sink = followed(log, offsets, 40)
     follower.close()
     os.truncate(log, 0)
     write(log, 40, 42)

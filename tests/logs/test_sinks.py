@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders, NodeConfig
+from elastic_transport import ApiResponseMeta, BaseNode, HttpHeaders
 from elastic_transport._node import NodeApiResponse
 from elasticsearch import Elasticsearch
 

@@ -21,6 +21,7 @@ from leadwatch.alerting.incidents import FiringAlert, link_valid, response_times
 from leadwatch.alerting.models import Incident, Silence
 from leadwatch.alerting.slo import report
 from leadwatch.runtime import Runtime
+from leadwatch.store.schema import utc_aware
 from leadwatch.web.deps import get_runtime, require_scope
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
@@ -206,11 +207,11 @@ async def create_silence(body: SilenceIn, runtime: Runtime = Depends(get_runtime
         matchers = [silences.parse_matcher(m) for m in body.matchers]
     except silences.SilenceError as exc:
         raise ApiError(422, str(exc), fields={"body.matchers": str(exc)}) from None
-    start = _aware(body.starts_at) or datetime.now(UTC)
+    start = utc_aware(body.starts_at) if body.starts_at else datetime.now(UTC)
     if (body.ends_at is None) == (body.duration_seconds is None):
         raise ApiError(422, "give either ends_at or duration_seconds",
                        fields={"body.ends_at": "give either ends_at or duration_seconds"})
-    end = _aware(body.ends_at) or start + timedelta(seconds=body.duration_seconds or 0)
+    end = utc_aware(body.ends_at) if body.ends_at else start + timedelta(seconds=body.duration_seconds or 0)
     if end <= start:
         raise ApiError(422, "ends_at must be after starts_at", fields={"body.ends_at": "must be after starts_at"})
 
@@ -232,11 +233,6 @@ async def expire_silence(silence_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
         raise ApiError(404, f"no active silence {silence_id}", fields={"path.silence_id": "unknown or expired"})
     return {"id": silence_id, "expired": True}
 
-
-def _aware(ts: datetime | None) -> datetime | None:
-    if ts is None:
-        return None
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
 
 
 # ---- Alertmanager ----
@@ -270,7 +266,7 @@ class AMPayload(BaseModel):
 async def alertmanager_webhook(payload: AMPayload, runtime: Runtime = Depends(get_runtime),
                                _: str = Depends(require_scope("ingest"))) -> dict[str, Any]:
     incidents = _evaluator(runtime).incidents
-    firing = [FiringAlert(a.labels, a.annotations, _aware(a.startsAt) or datetime.now(UTC))
+    firing = [FiringAlert(a.labels, a.annotations, utc_aware(a.startsAt) if a.startsAt else datetime.now(UTC))
               for a in payload.alerts if a.status == "firing"]
 
     def apply() -> Incident | None:

@@ -20,11 +20,10 @@ import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from leadwatch.alerting import silences
-from leadwatch.alerting.catalogue import Catalogue
-from leadwatch.alerting.expr import Context, retention
-from leadwatch.alerting.history import History, registry_samples
-from leadwatch.alerting.catalogue import load_catalogue
+from leadwatch.alerting.catalogue import Catalogue, load_catalogue
+from leadwatch.alerting.expr import Context, labels_match, retention
 from leadwatch.alerting.generate import annotations
+from leadwatch.alerting.history import History, registry_samples
 from leadwatch.alerting.incidents import FiringAlert, IncidentManager, dedup_key
 from leadwatch.alerting.state import AlertStates, Instance
 
@@ -100,7 +99,7 @@ class Evaluator:
             self.states.step(self.catalogue.alerts, Context(self.history, at.timestamp()))
             with self.runtime.records.session() as session:
                 active = silences.active(session, at)
-            firing = [i for i in self.states.instances.values() if i.firing]
+            firing = self.states.firing()
             critical_services = {i.labels.get("service") for i in firing if i.labels.get("severity") == "critical"}
             views = [self._view(i, active, critical_services) for i in self.states.instances.values()]
             self._sync_incidents([v for v in views if v.state == "firing"])
@@ -119,7 +118,7 @@ class Evaluator:
             state="firing" if instance.firing else "pending",
             active_since=datetime.fromtimestamp(instance.active_since, UTC),
             value=instance.value,
-            silenced=any(silences.matches(s.matchers, labels) for s in active),
+            silenced=any(labels_match(s.matchers, labels) for s in active),
             # A critical alert mutes the warnings and infos of the same service.
             inhibited=labels.get("severity") != "critical" and labels.get("service") in critical_services,
         )

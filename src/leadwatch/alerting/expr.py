@@ -1,7 +1,8 @@
 """Alert conditions written once, rendered twice: as PromQL for Prometheus and as a
 Python evaluation over :class:`~leadwatch.alerting.history.History` for the
 embedded evaluator. Because both come from the same tree, the two modes cannot
-drift apart; tests/alerting/test_agreement.py checks them against promtool.
+drift apart; the promtool unit tests generated from alerting/scenarios.py (run by
+tests/alerting/test_rules.py) check them against Prometheus.
 
 Only the PromQL the catalogue needs is modelled: ``sum by (...) (rate(...))``,
 ``increase`` with ``offset``, gauge aggregations, ``avg_over_time``,
@@ -14,7 +15,7 @@ from __future__ import annotations
 import math
 import operator
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
@@ -82,13 +83,19 @@ class Selector:
         return f"{self.metric}{{{inner}}}"
 
     def matches(self, labels: Mapping[str, str]) -> bool:
-        for label, op, value in self.matchers:
-            have = labels.get(label, "")
-            if op == "=" and have != value or op == "!=" and have == value:
-                return False
-            if op in ("=~", "!~") and (re.fullmatch(value, have) is not None) != (op == "=~"):
-                return False
-        return True
+        return labels_match(self.matchers, labels)
+
+
+def labels_match(matchers: Iterable[Sequence[str]], labels: Mapping[str, str]) -> bool:
+    """Whether ``labels`` satisfy every ``(label, op, value)`` matcher (regexes anchored);
+    for selectors and for silences alike."""
+    for label, op, value in matchers:
+        have = labels.get(label, "")
+        if op == "=" and have != value or op == "!=" and have == value:
+            return False
+        if op in ("=~", "!~") and (re.fullmatch(value, have) is not None) != (op == "=~"):
+            return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -155,7 +162,7 @@ def _lift(value: Expr | float) -> Expr:
     return value if isinstance(value, Expr) else Scalar(float(value))
 
 
-def _key(labels: Mapping[str, str], by: tuple[str, ...]) -> Labels:
+def key_of(labels: Mapping[str, str], by: tuple[str, ...]) -> Labels:
     return tuple(sorted((k, labels.get(k, "")) for k in by if labels.get(k, "") != ""))
 
 
@@ -427,6 +434,3 @@ def retention(exprs: list[Expr]) -> dict[Input, float]:
             needed[inp] = max(needed.get(inp, 0.0), seconds)
     return needed
 
-
-def key_of(labels: Mapping[str, str], by: tuple[str, ...]) -> Labels:
-    return _key(labels, by)

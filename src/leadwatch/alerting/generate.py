@@ -43,8 +43,7 @@ class Target:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Target:
-        url = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
-        return cls(url)
+        return cls(settings.server.url)
 
 
 def _dump(data: Any) -> str:

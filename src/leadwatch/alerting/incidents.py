@@ -92,8 +92,7 @@ class IncidentManager:
         self.secret_key = secret_key
         self.clock = clock
         self.metrics = IncidentMetrics(registry)
-        base = settings.server.public_url or f"http://{settings.server.host}:{settings.server.port}"
-        self.base_url = base.rstrip("/")
+        self.base_url = settings.server.url
         missing = sorted({r for steps in self.alerting.escalation.values() for s in steps for r in s.receivers}
                          - set(settings.notify.receivers))
         if missing:

@@ -4,7 +4,6 @@ alert still shows as firing, but opens no incident and pages no one."""
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
 
 from sqlalchemy import select
@@ -12,7 +11,6 @@ from sqlalchemy.orm import Session
 
 from leadwatch.alerting.models import Silence
 
-MATCH_OPS = ("=", "!=", "=~", "!~")
 _MATCHER = re.compile(r'^\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$')
 
 
@@ -32,16 +30,6 @@ def parse_matcher(text: str) -> list[str]:
         except re.error as exc:
             raise SilenceError(f"bad regex in {text!r}: {exc}") from None
     return [label, op, value]
-
-
-def matches(matchers: list[list[str]], labels: Mapping[str, str]) -> bool:
-    for label, op, value in matchers:
-        have = labels.get(label, "")
-        if op == "=" and have != value or op == "!=" and have == value:
-            return False
-        if op in ("=~", "!~") and (re.fullmatch(value, have) is not None) != (op == "=~"):
-            return False
-    return True
 
 
 def create(

@@ -28,7 +28,7 @@ from leadwatch.collect.salts import DailySalts, visitor_key
 from leadwatch.collect.sessions import Session, Sessions
 from leadwatch.enrich.geo import NOWHERE, Geo, GeoLookup
 from leadwatch.enrich.useragent import UserAgentInfo, parse_user_agent
-from leadwatch.marketing.channels import DIRECT, classify_channel, host_of, source_lists
+from leadwatch.marketing.channels import DIRECT, UTM_KEYS, classify_channel, host_of, source_lists
 from leadwatch.marketing.experiments import exposure_problem
 from leadwatch.marketing.touch import Touch, Touches, read_touches, sign_touches
 from leadwatch.security import Field as InputField
@@ -43,7 +43,6 @@ if TYPE_CHECKING:
 
 MAX_PROPS_BYTES = 4096
 MAX_VITAL_MS = 600_000.0
-UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 
 
 class DropReason(StrEnum):

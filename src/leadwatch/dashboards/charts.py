@@ -6,7 +6,7 @@ swap), so pages carry no inline script and the options are testable as data.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ def _ms(ts: datetime | float) -> int:
 
 
 def time_series(
-    series: dict[str, Iterable[Point]],
+    series: Mapping[str, Iterable[Point]],
     *,
     unit: str = "",
     stacked: bool = False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from leadwatch.dashboards import charts
@@ -142,7 +143,7 @@ def _history_charts(
     history: MetricsHistory, samples: list[Sample], start: float, bucket_seconds: int
 ) -> dict[str, dict[str, Any]]:
     points = selfmetrics.downsample(samples, start, bucket_seconds)
-    pairs = [(a, b) for a, b in zip(points, points[1:]) if b.ts > a.ts]
+    pairs = [(a, b) for a, b in pairwise(points) if b.ts > a.ts]
     windows = [selfmetrics.window(history, a, b) for a, b in pairs]
     ends = [b for _, b in pairs]
     return {

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlencode
 
 from leadwatch.store.schema import utc_naive, utcnow
 
@@ -60,9 +59,6 @@ class TimeRange:
             return {"range": "custom", "from": f"{self.start:%Y-%m-%dT%H:%M}",
                     "to": f"{self.end:%Y-%m-%dT%H:%M}"}
         return {"range": self.key}
-
-    def querystring(self) -> str:
-        return urlencode(self.query())
 
 
 def parse_range(

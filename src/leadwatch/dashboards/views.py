@@ -8,7 +8,7 @@ envelope, and an unauthenticated visitor is sent to the login page.
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
@@ -155,41 +155,52 @@ async def security_view(frame: PageFrame, runtime: Annotated[Runtime, Depends(ge
     return page(frame, "security.html", "Security", data=data)
 
 
-def _check_dataset(dataset: str) -> None:
+@dataclass(frozen=True)
+class LogSearch:
+    """The logs pages' search: a query in the log search syntax and a dataset ("" for all)."""
+
+    q: str
+    dataset: str
+
+    def poll_query(self, site_id: str) -> str:
+        """The live tail's poll parameters."""
+        return urlencode({"site": site_id, "q": self.q, "dataset": self.dataset})
+
+
+def log_search(
+    q: Annotated[str, Query(max_length=2000)] = "",
+    dataset: Annotated[str, Query(max_length=16)] = "",
+) -> LogSearch:
     if dataset and dataset not in logs_page.DATASETS:
         raise UiError(422, f"dataset: must be one of {', '.join(logs_page.DATASETS)}")
+    return LogSearch(q, dataset)
+
+
+LogSearchQuery = Annotated[LogSearch, Depends(log_search)]
 
 
 @router.get("/logs")
 async def logs_view(
-    frame: PageFrame,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-    q: Annotated[str, Query(max_length=2000)] = "",
-    dataset: Annotated[str, Query(max_length=16)] = "",
+    frame: PageFrame, runtime: Annotated[Runtime, Depends(get_runtime)], search: LogSearchQuery
 ) -> Response:
-    _check_dataset(dataset)
-    data = await logs_page.logs(runtime, frame.range, frame.site.id, q, dataset or None)
-    return page(frame.with_extra(q=q, dataset=dataset), "logs.html", "Logs", data=data,
+    data = await logs_page.logs(runtime, frame.range, frame.site.id, search.q, search.dataset or None)
+    return page(frame.with_extra(q=search.q, dataset=search.dataset), "logs.html", "Logs", data=data,
                 status_code=422 if data["error"] else 200)
 
 
 @router.get("/logs/tail")
 async def logs_tail_view(
-    frame: PageFrame,
-    runtime: Annotated[Runtime, Depends(get_runtime)],
-    q: Annotated[str, Query(max_length=2000)] = "",
-    dataset: Annotated[str, Query(max_length=16)] = "",
+    frame: PageFrame, runtime: Annotated[Runtime, Depends(get_runtime)], search: LogSearchQuery
 ) -> Response:
     """The live tail of a log search: the page polls ``/ui/logs/tail/lines``."""
-    _check_dataset(dataset)
     try:
-        logs_page.filters(q=q)
+        logs_page.filters(q=search.q)
     except logs_page.SearchError as exc:
         raise UiError(422, f"q: {exc}") from None
     # The tail polls on its own; the page's periodic refresh would wipe its lines.
-    frame = replace(frame.with_extra(q=q, dataset=dataset), refresh=0)
-    return page(frame, "logs_tail.html", "Logs: live tail", q=q, dataset=dataset, datasets=logs_page.DATASETS,
-                query=urlencode({"site": frame.site.id, "q": q, "dataset": dataset}),
+    frame = replace(frame.with_extra(q=search.q, dataset=search.dataset), refresh=0)
+    return page(frame, "logs_tail.html", "Logs: live tail", q=search.q, dataset=search.dataset,
+                datasets=logs_page.DATASETS, query=search.poll_query(frame.site.id),
                 cursor=logs_page.tail_cursor(runtime, utcnow()), poll_seconds=logs_page.TAIL_POLL_SECONDS,
                 max_lines=logs_page.TAIL_LINES, delay=runtime.settings.dashboards.tail_delay_seconds)
 
@@ -201,20 +212,17 @@ async def logs_tail_lines(
     _user: Annotated[CurrentUser, Depends(guard.ui_user)],
     after: datetime,
     site: Annotated[str, Query(max_length=63)],
-    q: Annotated[str, Query(max_length=2000)] = "",
-    dataset: Annotated[str, Query(max_length=16)] = "",
+    search: LogSearchQuery,
 ) -> Response:
     """New lines since ``after`` (an htmx fragment), with the poller for the next cursor."""
     if site not in runtime.site_ids:
         raise UiError(404, f"there is no site {site!r}")
-    _check_dataset(dataset)
-    data = await logs_page.tail(runtime, site, q, dataset or None, utc_naive(after), utcnow())
+    data = await logs_page.tail(runtime, site, search.q, search.dataset or None, utc_naive(after), utcnow())
     if data["error"]:
         raise UiError(422, f"q: {data['error']}")
     return templates.TemplateResponse(
         request, "logs_tail_lines.html",
-        {**data, "query": urlencode({"site": site, "q": q, "dataset": dataset}),
-         "poll_seconds": logs_page.TAIL_POLL_SECONDS})
+        {**data, "query": search.poll_query(site), "poll_seconds": logs_page.TAIL_POLL_SECONDS})
 
 
 @router.get("/alerts")

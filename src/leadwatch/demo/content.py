@@ -9,7 +9,7 @@ same paths a person would: landing page, service page, contact page.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 PREFIX = "/demo"
 RESOURCE = "technical-seo-checklist.pdf"
@@ -27,7 +27,6 @@ class Page:
     points: tuple[str, ...] = ()
     robots: str = "index, follow"
     kind: str = "page"  # home, service, landing, contact, thanks
-    extra: dict[str, str] = field(default_factory=dict)
 
 
 HOME = Page(

@@ -16,16 +16,8 @@ from leadwatch.store.schema import ANALYTICS_DAYS, EVENTS, LOGS, PROBE_RESULTS
 
 def delete_demo_events(events: EventStore, site_id: str) -> dict[str, int]:
     """Rows deleted per event table."""
-    deleted = {}
-    for table in (EVENTS, LOGS, PROBE_RESULTS, ANALYTICS_DAYS):
-        where = "site_id = :site"
-        if events.dialect.name == "postgresql":
-            sql = f"WITH gone AS (DELETE FROM {table.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"
-        else:  # DuckDB answers a DELETE with the number of rows it deleted
-            sql = f"DELETE FROM {table.name} WHERE {where}"
-        rows = events.query(sql, {"site": site_id})
-        deleted[table.name] = int(next(iter(rows[0].values()))) if rows else 0
-    return deleted
+    return {table.name: events.delete(table, "site_id = :site", {"site": site_id})
+            for table in (EVENTS, LOGS, PROBE_RESULTS, ANALYTICS_DAYS)}
 
 
 def delete_demo_records(records: RecordStore, site_id: str) -> dict[str, int]:

@@ -68,7 +68,7 @@ class TrafficSimulator:
         self.site = next(s for s in runtime.settings.sites if s.id == self.settings.site_id)
         self.base_url = own_url(runtime.settings)
         self.rng = random.Random(self.settings.seed)
-        self.model = TrafficModel(self.rng, self.base_url, runtime.settings.leads.honeypot_field)
+        self.model = TrafficModel(self.rng, self.base_url)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.backfilled = threading.Event()

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from leadwatch.demo.content import CONTACT_CTA, LANDINGS, PREFIX, RESOURCE, SERVICES
+from leadwatch.marketing.analytics import rating
 
 # (weight, user agent, device class). Real user agents of current browsers.
 DEVICES: tuple[tuple[float, str, str], ...] = (
@@ -217,10 +218,6 @@ class Visit:
     referrer: str | None
     steps: list[Step] = field(default_factory=list)
 
-    @property
-    def duration(self) -> float:
-        return max((s.at for s in self.steps), default=0.0)
-
 
 def _pick(rng: random.Random, weighted: tuple[tuple[float, Any], ...] | tuple[Any, ...]) -> Any:
     return rng.choices([w[1] for w in weighted], weights=[w[0] for w in weighted])[0]
@@ -230,14 +227,6 @@ def lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(rng.gauss(0.0, sigma))
 
 
-def rating(name: str, value: float) -> str:
-    good, poor = THRESHOLDS[name]
-    return "good" if value <= good else "needs-improvement" if value <= poor else "poor"
-
-
-# Good / poor thresholds as the browser reports them (milliseconds; CLS unitless).
-THRESHOLDS = {"LCP": (2500, 4000), "INP": (200, 500), "CLS": (0.1, 0.25), "FCP": (1800, 3000),
-              "TTFB": (800, 1800), "FID": (100, 300)}
 SPEED = {"desktop": 1.0, "tablet": 1.3, "mobile": 1.6}
 
 
@@ -270,7 +259,9 @@ def vitals(rng: random.Random, device: str, kind: str, interacted: bool) -> list
 
 
 def _vital(name: str, value: float, phases: dict[str, float], target: str | None = None) -> dict[str, Any]:
-    props: dict[str, Any] = {"rating": rating(name, value), "nav": "navigate"}
+    # The browser rates the value it sends in ms; the thresholds are in seconds.
+    props: dict[str, Any] = {"rating": rating(name, value if name == "CLS" else value / 1000),
+                             "nav": "navigate"}
     if target:
         props["target"] = target
     if phases:
@@ -284,10 +275,9 @@ class TrafficModel:
     """Draws people and visits. ``base_url`` is where the demo site is served (the
     page addresses the browser would report); all randomness comes from ``rng``."""
 
-    def __init__(self, rng: random.Random, base_url: str, honeypot: str = "website"):
+    def __init__(self, rng: random.Random, base_url: str):
         self.rng = rng
         self.base = base_url.rstrip("/") + PREFIX
-        self.honeypot = honeypot
         self.returning: list[Person] = []  # earlier visitors who may come back
 
     def person(self) -> Person:

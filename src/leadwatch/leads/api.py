@@ -119,7 +119,7 @@ def thank_you_url(runtime: Runtime, site_id: str) -> str:
     configured = runtime.settings.leads.site(site_id).thank_you_url
     if configured is None:
         return THANKS_PATH
-    domain = next(s.domain for s in runtime.settings.sites if s.id == site_id)
+    domain = runtime.leads.sites[site_id].domain
     return f"https://{domain}{configured}" if configured.startswith("/") and domain else configured
 
 

@@ -11,7 +11,6 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 CLICK_IDS = ("gclid", "fbclid", "msclkid")
-UTM = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 MAX_EXPERIMENTS = 20
 # HTML forms cannot nest: these prefixes carry the nested fields.
 CONSENT_PREFIX, EXPERIMENT_PREFIX = "consent_", "exp_"

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from leadwatch.settings import WEEKDAYS, LeadSiteSettings
+from leadwatch.settings import WEEKDAYS, LeadSiteSettings, Settings
 
 # Holidays are a finite list, so a business day is always found within this many days.
 MAX_SEARCH_DAYS = 3700
@@ -72,6 +72,11 @@ class BusinessCalendar:
 
     def next_business_day(self, day: date) -> date:
         return self._business_day_from(day + timedelta(days=1))
+
+
+def business_calendars(settings: Settings) -> dict[str, BusinessCalendar]:
+    """Each configured site's calendar, by site id."""
+    return {s.id: BusinessCalendar(settings.leads.site(s.id), s.timezone) for s in settings.sites}
 
 
 def follow_up_due(

@@ -23,12 +23,13 @@ import structlog
 from prometheus_client import CollectorRegistry
 from sqlalchemy import and_, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from leadwatch.leads import defence
 from leadwatch.leads.autoreply import queue_autoreply
 from leadwatch.leads.engagement import EngagementReader
 from leadwatch.leads.form import LeadIn
-from leadwatch.leads.hours import BusinessCalendar, follow_up_due
+from leadwatch.leads.hours import business_calendars, follow_up_due
 from leadwatch.leads.metrics import LeadMetrics
 from leadwatch.leads.models import Lead
 from leadwatch.leads.routing import route
@@ -113,9 +114,7 @@ class LeadIntake:
         self.metrics = LeadMetrics(registry, overdue=self._overdue_or_nan)
         self.secret_key = secret_key  # read at use: the runtime sets it when it starts
         self.sites = {s.id: s for s in settings.sites}
-        self.calendars = {
-            s.id: BusinessCalendar(settings.leads.site(s.id), s.timezone) for s in settings.sites
-        }
+        self.calendars = business_calendars(settings)
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> LeadIntake:
@@ -188,9 +187,7 @@ class LeadIntake:
 
     def _replay(self, sub: Submission) -> Outcome | None:
         with self.records.session() as session:
-            found = session.scalar(select(Lead).where(
-                Lead.site_id == sub.site_id, Lead.idempotency_key == sub.idempotency_key))
-            return Outcome.of(found, replayed=True) if found is not None else None
+            return _replayed(session, sub)
 
     def _threats(self, sub: Submission) -> tuple[list[dict[str, str]], list[SecurityEvent]]:
         flags: list[dict[str, str]] = []
@@ -236,11 +233,8 @@ class LeadIntake:
     def _store(self, sub: Submission, lead: Lead, at: datetime) -> Outcome:
         retry_after = None
         with defence.serialised_session(self.records, sub.site_id, lead.email) as session:
-            if sub.idempotency_key:
-                found = session.scalar(select(Lead).where(
-                    Lead.site_id == sub.site_id, Lead.idempotency_key == sub.idempotency_key))
-                if found is not None:
-                    return Outcome.of(found, replayed=True)
+            if sub.idempotency_key and (done := _replayed(session, sub)) is not None:
+                return done
             if lead.rejected_reason is None:
                 limited = defence.rate_limited(session, self.leads, sub.site_id, lead.email,
                                                lead.client_key, at)
@@ -300,6 +294,13 @@ class LeadIntake:
                     Lead.follow_up_due.is_not(None), Lead.follow_up_due < now(),
                 ))
             ) or 0)
+
+
+def _replayed(session: Session, sub: Submission) -> Outcome | None:
+    """The first answer to the submission's idempotency key, if a lead has it."""
+    found = session.scalar(select(Lead).where(
+        Lead.site_id == sub.site_id, Lead.idempotency_key == sub.idempotency_key))
+    return Outcome.of(found, replayed=True) if found is not None else None
 
 
 STORED_FIELDS = {

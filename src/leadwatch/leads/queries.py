@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from leadwatch.leads.hours import BusinessCalendar, follow_up_due
+from leadwatch.leads.hours import business_calendars, follow_up_due
 from leadwatch.leads.models import Lead, LeadActivity
 from leadwatch.leads.scoring import ScoreInput, model_version, score_lead, stored_engagement
 from leadwatch.settings import TIERS, Settings
@@ -143,7 +143,7 @@ def rescore(session: Session, settings: Settings, site_id: str | None = None,
     The engagement is the one stored in the breakdown (the visitor's sessions as they
     were at submission). Leads nobody has followed up get a due time for their new tier."""
     version = model_version(settings.leads.scoring)
-    zones = {s.id: s.timezone for s in settings.sites}
+    calendars = business_calendars(settings)
     query = select(Lead).where(or_(Lead.model_version.is_(None), Lead.model_version != version))
     if site_id:
         query = query.where(Lead.site_id == site_id)
@@ -161,8 +161,7 @@ def rescore(session: Session, settings: Settings, site_id: str | None = None,
             continue
         lead.score, lead.tier, lead.model_version = score.total, score.tier, score.model_version
         lead.score_breakdown = score.breakdown(settings.leads.scoring.weights)
-        if lead.status == "new" and lead.site_id in zones:
-            calendar = BusinessCalendar(site, zones[lead.site_id])
+        if lead.status == "new" and (calendar := calendars.get(lead.site_id)) is not None:
             lead.follow_up_due = follow_up_due(score.tier, lead.created_at, calendar,
                                                settings.leads.premium_response_minutes)
     return seen, changed

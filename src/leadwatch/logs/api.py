@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from leadwatch.logs.parse import FORMATS, Format
+from leadwatch.logs.parse import Format
 from leadwatch.logs.record import DATASETS
 from leadwatch.logs.search import FACETS, MAX_LIMIT, SearchError, filters, search
 from leadwatch.runtime import Runtime

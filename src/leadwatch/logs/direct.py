@@ -8,9 +8,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
+from prometheus_client import CollectorRegistry
+
 from leadwatch.logs.pipeline import Pipeline, PipelineMetrics
 from leadwatch.logs.sinks import build_sinks
-from leadwatch.metrics import Metrics
 from leadwatch.security.events import SecurityLog
 from leadwatch.settings import Settings
 from leadwatch.store.events import open_event_store
@@ -24,9 +25,9 @@ def direct_pipeline(settings: Settings) -> Iterator[Pipeline]:
     store = open_event_store(settings)
     try:
         store.migrate()
-        metrics = Metrics()
-        security_log = SecurityLog(partial(store.write_batch, EVENTS), metrics.registry)
-        pipeline_metrics = PipelineMetrics(metrics.registry)
+        registry = CollectorRegistry()  # counted into, never scraped (no server here)
+        security_log = SecurityLog(partial(store.write_batch, EVENTS), registry)
+        pipeline_metrics = PipelineMetrics(registry)
         sinks = build_sinks(
             settings,
             partial(store.write_batch, LOGS),

@@ -18,10 +18,9 @@ from urllib.parse import parse_qsl
 from leadwatch.enrich.geo import Geo, GeoLookup
 from leadwatch.enrich.useragent import parse_user_agent
 from leadwatch.logs.record import ACCESS, LogRecord, ThreatMatch
-from leadwatch.marketing.channels import classify_channel, source_lists
+from leadwatch.marketing.channels import UTM_KEYS, classify_channel, source_lists
 from leadwatch.security import Field, inspect
 
-UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Requests for these are page resources, not visits: no channel is derived from them.
 ASSET_EXTENSIONS = frozenset(
     "css js mjs map png jpg jpeg gif webp avif svg ico woff woff2 ttf otf eot mp4 webm "

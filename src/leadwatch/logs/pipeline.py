@@ -137,12 +137,18 @@ class Pipeline:
             self.security_log.record(*_security_events(security))
         self._steps["write"].observe(time.perf_counter() - enriched_at)
 
-        for dataset, n in Tally(r.dataset for r in records).items():
+        parsed = Tally(r.dataset for r in records)
+        for dataset, n in parsed.items():
             self.metrics.lines.labels(dataset, "parsed").inc(n)
         if dead:
             self.metrics.lines.labels(DEAD_LETTER, "dead_letter").inc(len(dead))
+        # Every record of ``out``, counted without a second pass over the parsed ones.
+        result.datasets.update(parsed)
+        if security:
+            result.datasets[SECURITY] += len(security)
+        if dead:
+            result.datasets[DEAD_LETTER] += len(dead)
         result.dead_letters = len(dead)
-        result.datasets.update(r.dataset for r in out)
         if self._subscribers:
             self._notify([r for r in records if r.dataset == ACCESS])
         return result

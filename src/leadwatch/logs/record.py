@@ -15,7 +15,7 @@ keeps the keys of ``labels`` and ``utm`` in an order of its own).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -90,10 +90,7 @@ class LogRecord:
 
     def copy_to(self, dataset: str) -> LogRecord:
         """The same record in another dataset (an attack in ``access`` is also ``security``)."""
-        twin = LogRecord(**{name: getattr(self, name) for name in _FIELDS})
-        twin.dataset = dataset
-        twin._json = None
-        return twin
+        return replace(self, dataset=dataset, _json=None)
 
     def ecs(self) -> dict[str, Any]:
         """The record as an ECS document (nested objects, ECS field names; absent fields
@@ -151,10 +148,7 @@ class LogRecord:
         if self.utm:
             extra["utm"] = self.utm
         if threats:
-            extra["threats"] = [
-                {"threat": t.threat, "rule": t.rule, "field": t.field, "evidence": t.evidence}
-                for t in threats
-            ]
+            extra["threats"] = _threat_docs(threats)
         if extra:
             doc["leadwatch"] = extra
         return doc
@@ -165,19 +159,8 @@ class LogRecord:
             source["ip"] = self.source_ip
         if self.source_address:
             source["address"] = self.source_address
-        extra = self.geo
-        if extra:
-            geo = _compact(
-                country_iso_code=self.country,
-                region_name=extra.get("region"),
-                city_name=extra.get("city"),
-            )
-            if geo:
-                source["geo"] = geo
-            if extra.get("asn") is not None:
-                source["as"] = _compact(
-                    number=extra["asn"], organization=_compact(name=extra.get("as_org"))
-                )
+        if self.geo:
+            self._geo_props(source, self.geo, self.country)
         elif self.country:
             source["geo"] = {"country_iso_code": self.country}
         return source
@@ -285,16 +268,17 @@ class LogRecord:
             if self.utm:
                 extra["utm"] = self.utm
             if self.threats:
-                extra["threats"] = [
-                    {"threat": t.threat, "rule": t.rule, "field": t.field, "evidence": t.evidence}
-                    for t in self.threats
-                ]
+                extra["threats"] = _threat_docs(self.threats)
             props["leadwatch"] = extra
         return props
 
     @staticmethod
-    def _geo_props(source: dict[str, Any], geo: dict[str, Any]) -> None:
-        place = _compact(region_name=geo.get("region"), city_name=geo.get("city"))
+    def _geo_props(source: dict[str, Any], geo: dict[str, Any], country: str | None = None) -> None:
+        """``source.geo`` and ``source.as`` from the .mmdb fields (and, for the whole
+        document, the country, which ``props`` leaves to its column)."""
+        place = _compact(
+            country_iso_code=country, region_name=geo.get("region"), city_name=geo.get("city")
+        )
         if place:
             source["geo"] = place
         if geo.get("asn") is not None:
@@ -391,14 +375,18 @@ class LogRecord:
         )
 
 
-_FIELDS = [name for name in LogRecord.__dataclass_fields__]
-
-
 def _target_of(path: str | None, query: str | None) -> str | None:
     """The request target a path and query make (``url.original`` for most lines)."""
     if path is None:
         return None
     return f"{path}?{query}" if query else path
+
+
+def _threat_docs(threats: Sequence[ThreatMatch]) -> list[dict[str, str]]:
+    return [
+        {"threat": t.threat, "rule": t.rule, "field": t.field, "evidence": t.evidence}
+        for t in threats
+    ]
 
 
 def _iso(ts: datetime) -> str:

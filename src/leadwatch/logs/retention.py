@@ -26,17 +26,11 @@ def purge_store(
 ) -> dict[str, int]:
     """Delete each dataset's rows older than its retention; rows deleted per dataset."""
     now = now or utcnow()
-    deleted = {}
-    for dataset, days in sorted(retention_days.items()):
-        params = {"dataset": dataset, "cutoff": now - timedelta(days=days)}
-        where = "dataset = :dataset AND ts < :cutoff"
-        if store.dialect.name == "postgresql":
-            sql = f"WITH gone AS (DELETE FROM {LOGS.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"
-        else:  # DuckDB answers a DELETE with the number of rows it deleted
-            sql = f"DELETE FROM {LOGS.name} WHERE {where}"
-        rows = store.query(sql, params)
-        deleted[dataset] = int(next(iter(rows[0].values()))) if rows else 0
-    return deleted
+    return {
+        dataset: store.delete(LOGS, "dataset = :dataset AND ts < :cutoff",
+                              {"dataset": dataset, "cutoff": now - timedelta(days=days)})
+        for dataset, days in sorted(retention_days.items())
+    }
 
 
 def purge_files(

@@ -76,6 +76,7 @@ class LeadFact:
     channel: str
     landing_path: str | None
     campaign: str | None
+    status: str
     won_value: float | None
     touches: tuple[Touch, ...]
 
@@ -121,6 +122,7 @@ def _fact(lead: Any) -> LeadFact:
         channel=channel,
         landing_path=journey.latest.landing_path if journey else None,
         campaign=(journey.latest.campaign if journey else None) or lead.utm_campaign,
+        status=lead.status,
         won_value=lead.won_value if lead.status == "won" else None,
         touches=path,
     )
@@ -274,12 +276,10 @@ def attribution(
     credit: dict[str, dict[str, float]] = {m: defaultdict(float) for m in MODELS}
     value: dict[str, dict[str, float]] = {m: defaultdict(float) for m in MODELS}
     for fact in facts:
-        touches = within_lookback(fact.touches, fact.at, lookback) or [
-            Touch(fact.at, DIRECT, campaign=None)
-        ]
+        touches = credited_touches(fact, lookback)
         for name, model in MODELS.items():
             for touch, share in zip(touches, model(touches, fact.at), strict=True):
-                key = (touch.channel if by == "channel" else touch.campaign) or "(none)"
+                key = credit_key(touch, by)
                 credit[name][key] += share
                 if fact.won_value:
                     value[name][key] += share * fact.won_value
@@ -296,6 +296,17 @@ def attribution(
             for key in keys
         ],
     }
+
+
+def credited_touches(fact: LeadFact, lookback: timedelta) -> list[Touch]:
+    """The touches of a lead that share its credit: those within ``lookback``, else a
+    Direct touch at the lead."""
+    return within_lookback(fact.touches, fact.at, lookback) or [Touch(fact.at, DIRECT, campaign=None)]
+
+
+def credit_key(touch: Touch, by: str) -> str:
+    """What a touch's credit goes to: its channel, or its campaign (``by``)."""
+    return (touch.channel if by == "channel" else touch.campaign) or "(none)"
 
 
 # ---- Web Vitals ----

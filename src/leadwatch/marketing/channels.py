@@ -41,6 +41,8 @@ CHANNELS = (
     AI_ASSISTANTS,
     UNASSIGNED,
 )
+# The campaign parameters the channel rules and attribution read from a landing URL.
+UTM_KEYS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 # Categories of sources, in the order they are tried (the most specific hosts first).
 CATEGORIES = ("ai", "email", "social", "search")
 

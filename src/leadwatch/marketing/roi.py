@@ -11,16 +11,11 @@ ROI = (won value - spend) / spend; each is None when its divisor is zero.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, timedelta
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
-
-from leadwatch.leads.models import Lead
 from leadwatch.marketing import analytics
-from leadwatch.marketing.attribution import MODELS, within_lookback
-from leadwatch.marketing.channels import DIRECT
-from leadwatch.marketing.touch import Touch
+from leadwatch.marketing.attribution import MODELS
 from leadwatch.store.records import RecordStore
 
 QUALIFIED = ("qualified", "won")
@@ -32,23 +27,14 @@ def credited(
 ) -> dict[str, dict[str, float]]:
     """Per channel (or campaign): leads, qualified leads, won leads and won value
     credited under ``model``."""
-    facts = analytics.leads_in(records, scope)
-    with records.session() as session:
-        status = dict(session.execute(
-            select(Lead.id, Lead.status).where(
-                Lead.site_id == scope.site_id,
-                Lead.created_at >= scope.start.replace(tzinfo=UTC),
-                Lead.created_at < scope.end.replace(tzinfo=UTC),
-            )
-        ).all())
     credit: dict[str, dict[str, float]] = defaultdict(lambda: dict.fromkeys(MEASURES, 0.0))
-    for fact in facts:
-        touches = within_lookback(fact.touches, fact.at, lookback) or [Touch(fact.at, DIRECT, campaign=None)]
+    for fact in analytics.leads_in(records, scope):
+        touches = analytics.credited_touches(fact, lookback)
         for touch, share in zip(touches, MODELS[model](touches, fact.at), strict=True):
-            row = credit[(touch.channel if by == "channel" else touch.campaign) or "(none)"]
+            row = credit[analytics.credit_key(touch, by)]
             row["leads"] += share
-            row["qualified"] += share if status.get(fact.id) in QUALIFIED else 0.0
-            row["won"] += share if status.get(fact.id) == "won" else 0.0
+            row["qualified"] += share if fact.status in QUALIFIED else 0.0
+            row["won"] += share if fact.status == "won" else 0.0
             row["value"] += share * (fact.won_value or 0.0)
     return dict(credit)
 

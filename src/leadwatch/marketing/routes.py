@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from leadwatch.marketing import analytics
 from leadwatch.marketing import experiments as ab
 from leadwatch.marketing.analytics import Scope
+from leadwatch.marketing.traffic import bucket_start
 from leadwatch.runtime import Runtime
 from leadwatch.store.schema import utc_naive, utcnow
 from leadwatch.web.deps import get_runtime, require_scope
@@ -66,7 +67,8 @@ async def overview(
         totals = traffic["totals"]
         rate = len(leads) / totals["visitors"] if totals["visitors"] else None
         series = traffic["series"]
-        per_bucket = analytics.count_by(leads, lambda f: _bucket(f.at, seconds))
+        # Lead buckets aligned like the traffic series' buckets.
+        per_bucket = analytics.count_by(leads, lambda f: bucket_start(utc_naive(f.at), seconds))
         for row in series:
             row["ts"] = row.pop("bucket")
             row["leads"] = per_bucket.get(row["ts"], 0)
@@ -87,16 +89,6 @@ async def overview(
         }
 
     return await run_in_threadpool(run)
-
-
-# The event store's bucket origin (store/sql.py), so lead buckets line up with traffic's.
-ANCHOR = datetime(2000, 1, 3)
-
-
-def _bucket(at: datetime, seconds: int) -> datetime:
-    """The bucket start of a lead, aligned like the event store's buckets."""
-    elapsed = (utc_naive(at) - ANCHOR).total_seconds()
-    return ANCHOR + timedelta(seconds=(elapsed // seconds) * seconds)
 
 
 @router.get("/funnel", summary="Sessions at each funnel step, with drop-off")

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from leadwatch.marketing.rollup import Measure, Row, daily, day_of
 from leadwatch.store.events import EventStore
+from leadwatch.store.sql import BUCKET_ANCHOR
 
 if TYPE_CHECKING:
     from leadwatch.marketing.analytics import Scope
@@ -27,7 +28,6 @@ HOUR = 3600
 # count(DISTINCT) statement of its own.
 MASK_BITS = 62
 MAX_MASKED = 3 * MASK_BITS
-BUCKET_ANCHOR = datetime(2000, 1, 3)  # the event store's bucket origin (store/sql.py)
 HOUR_OF_DAY = "CAST(EXTRACT(HOUR FROM ts) AS INTEGER)"
 MASKED = ("channel", "device")
 
@@ -79,6 +79,8 @@ class Traffic:
 
 
 def bucket_start(at: datetime, seconds: int) -> datetime:
+    """Start of the ``seconds``-wide bucket holding ``at``, aligned like the event
+    store's buckets (``Dialect.bucket``)."""
     elapsed = (at - BUCKET_ANCHOR).total_seconds()
     return BUCKET_ANCHOR + timedelta(seconds=(elapsed // seconds) * seconds)
 

@@ -19,13 +19,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from sqlalchemy import func, or_, select, update
 from sqlalchemy import event as sa_event
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from leadwatch.notify.base import DeliveryError, Message, Notifier
@@ -245,12 +245,6 @@ class Outbox:
             return int(session.scalar(
                 select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == PENDING)
             ) or 0)
-
-    def next_due(self) -> datetime | None:
-        with self.records.session() as session:
-            return session.scalar(
-                select(func.min(OutboxMessage.next_attempt_at)).where(OutboxMessage.status == PENDING)
-            )
 
 
 class OutboxWorker:

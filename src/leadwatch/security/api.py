@@ -29,6 +29,7 @@ from leadwatch.security.sessions import (
     require_user,
     sign_session,
 )
+from leadwatch.store.schema import utc_aware
 from leadwatch.web.deps import get_runtime, require_scope
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
@@ -198,11 +199,10 @@ async def list_bans(runtime: Runtime = Depends(get_runtime)) -> list[BanOut]:
 @router.post("/bans", response_model=BanOut, status_code=201, summary="Ban an address or network")
 async def add_ban(body: BanIn, runtime: Runtime = Depends(get_runtime)) -> BanOut:
     try:
-        ban_store.parse_network(body.address)
-    except ValueError as exc:
+        ban = await run_in_threadpool(lambda: runtime.guard.bans.ban(
+            body.address, seconds=body.seconds, reason=body.reason, threat=None, created_by="api"))
+    except ValueError as exc:  # parse_network: checked before anything is written
         raise ApiError(422, str(exc), fields={"body.address": "not an IP address or network"}) from None
-    ban = await run_in_threadpool(lambda: runtime.guard.bans.ban(
-        body.address, seconds=body.seconds, reason=body.reason, threat=None, created_by="api"))
     return BanOut.model_validate(ban)
 
 
@@ -246,8 +246,8 @@ async def security_summary(
 ) -> Summary:
     if site is not None and site not in runtime.site_ids:
         raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
-    end_ts = _aware(end) if end else datetime.now(UTC)
-    start_ts = _aware(start) if start else end_ts - timedelta(days=7)
+    end_ts = utc_aware(end) if end else datetime.now(UTC)
+    start_ts = utc_aware(start) if start else end_ts - timedelta(days=7)
     if start_ts >= end_ts:
         raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
 
@@ -258,7 +258,3 @@ async def security_summary(
         return data
 
     return Summary(start=start_ts, end=end_ts, **await run_in_threadpool(gather))
-
-
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)

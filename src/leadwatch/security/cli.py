@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from leadwatch.cli import ConfigOption, fail, settings_or_exit
+from leadwatch.cli import ConfigOption, fail, record_store, settings_or_exit
 from leadwatch.security.detect import Field, Inspector
-
-if TYPE_CHECKING:
-    from leadwatch.store.records import RecordStore
 
 app = typer.Typer(help="Security: classify inputs, manage IP bans, export bans to nginx.",
                   no_args_is_help=True)
@@ -52,26 +47,12 @@ def _open(file: str):  # type: ignore[no-untyped-def]
         fail(f"cannot read {file}: {exc.strerror}", code=2)
 
 
-@contextmanager
-def _records(config: Path | None) -> Iterator[RecordStore]:
-    """The migrated RecordStore only (works beside a running standalone server)."""
-    from leadwatch.store.migrate import upgrade_records
-    from leadwatch.store.records import RecordStore
-
-    store = RecordStore.open(settings_or_exit(config))
-    try:
-        upgrade_records(store.engine)
-        yield store
-    finally:
-        store.close()
-
-
 @bans_app.command("list")
 def bans_list(config: ConfigOption = None) -> None:
     """List bans in force: id, address, expiry, who, reason."""
     from leadwatch.security.bans import active_bans
 
-    with _records(config) as store:
+    with record_store(config) as store:
         for b in active_bans(store):
             typer.echo(f"{b.id}\t{b.network}\tuntil {b.expires_at:%Y-%m-%dT%H:%M:%SZ}\t{b.created_by}\t{b.reason}")
 
@@ -87,7 +68,7 @@ def bans_add(
     security.ban_refresh_seconds."""
     from leadwatch.security.bans import add_ban
 
-    with _records(config) as store:
+    with record_store(config) as store:
         try:
             ban = add_ban(store, address, seconds=seconds, reason=reason, created_by="cli")
         except ValueError as exc:
@@ -103,7 +84,7 @@ def bans_remove(
     """Lift every ban in force of an address or network."""
     from leadwatch.security.bans import lift_bans
 
-    with _records(config) as store:
+    with record_store(config) as store:
         try:
             lifted = lift_bans(store, address)
         except ValueError as exc:
@@ -121,7 +102,7 @@ def export_nginx(
     """Write the bans in force as an nginx include file of `deny` lines."""
     from leadwatch.security.bans import active_bans, nginx_deny
 
-    with _records(config) as store:
+    with record_store(config) as store:
         text = nginx_deny(active_bans(store))
     if output is None:
         typer.echo(text, nl=False)

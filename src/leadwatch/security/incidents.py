@@ -38,6 +38,7 @@ from leadwatch.security.events import Action, SecurityEvent
 from leadwatch.security.models import SEVERITIES, SecurityIncident
 from leadwatch.store.models import now
 from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import utc_aware
 
 log = structlog.get_logger(__name__)
 
@@ -68,9 +69,6 @@ def severity_of(threat: str, events: int, escalate_at: int) -> str:
     return SEVERITIES[min(base + (events >= escalate_at), len(SEVERITIES) - 1)]
 
 
-def _aware(ts: datetime) -> datetime:
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
-
 
 _EARLIEST = datetime.min.replace(tzinfo=UTC)
 _LATEST = datetime.max.replace(tzinfo=UTC)
@@ -90,8 +88,8 @@ def _groups(queued: Sequence[tuple[SecurityEvent, datetime]]) -> dict[tuple[str,
     groups: dict[tuple[str, str, str], _Group] = defaultdict(_Group)
     for event, detected in queued:
         g = groups[(event.site_id, event.ip or NO_IP, event.threat)]
-        seen = _aware(event.ts or detected.replace(tzinfo=None))
-        first = _aware(event.first_seen) if event.first_seen else seen
+        seen = utc_aware(event.ts or detected.replace(tzinfo=None))
+        first = utc_aware(event.first_seen) if event.first_seen else seen
         g.events += 1
         g.contained += event.action in CONTAINED
         g.first_seen = min(first, g.first_seen)

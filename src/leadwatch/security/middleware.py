@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -35,6 +36,7 @@ from leadwatch.security.detect import Field, Threat
 from leadwatch.security.detectors import Observed
 from leadwatch.security.events import Action
 from leadwatch.security.guard import Guard, Seen
+from leadwatch.store.models import now
 from leadwatch.web.errors import error_response
 
 if TYPE_CHECKING:
@@ -278,7 +280,5 @@ async def _disconnected() -> Message:
     return {"type": "http.disconnect"}
 
 
-def _seconds_until(until: Any) -> int:
-    from leadwatch.store.models import now
-
+def _seconds_until(until: datetime) -> int:
     return max(1, math.ceil((until - now()).total_seconds()))

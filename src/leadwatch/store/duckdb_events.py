@@ -47,8 +47,7 @@ class DuckDBEventStore(EventStore):
         with self._write_lock:
             cur = self._con.cursor()
             try:
-                cur.register("leadwatch_batch", batch)
-                cur.execute(f"INSERT INTO {table.name} SELECT * FROM leadwatch_batch")
+                _append(cur, table, batch)
             finally:
                 cur.close()
 
@@ -59,8 +58,7 @@ class DuckDBEventStore(EventStore):
         with self._transaction() as cur:
             cur.execute(self.dialect.render(f"DELETE FROM {table.name} WHERE {where}"), params)
             if batch is not None:
-                cur.register("leadwatch_batch", batch)
-                cur.execute(f"INSERT INTO {table.name} SELECT * FROM leadwatch_batch")
+                _append(cur, table, batch)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         cur = self._con.cursor()
@@ -104,6 +102,11 @@ class DuckDBEventStore(EventStore):
     def close(self) -> None:
         with self._write_lock:
             self._con.close()
+
+
+def _append(cur: duckdb.DuckDBPyConnection, table: Table, batch: pa.Table) -> None:
+    cur.register("leadwatch_batch", batch)
+    cur.execute(f"INSERT INTO {table.name} SELECT * FROM leadwatch_batch")
 
 
 def to_arrow(table: Table, rows: Sequence[tuple[Any, ...]]) -> pa.Table:

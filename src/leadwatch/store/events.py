@@ -98,6 +98,15 @@ class EventStore(ABC):
         where = " AND ".join(f"{k} = :{k}" for k in equals) or "TRUE"
         return self.query(f"SELECT count(*) AS n FROM {table.name} WHERE {where}", equals)[0]["n"]
 
+    def delete(self, table: Table, where: str, params: dict[str, Any]) -> int:
+        """Delete the rows of ``table`` matching ``where``; how many were deleted."""
+        if self.dialect.name == "postgresql":
+            sql = f"WITH gone AS (DELETE FROM {table.name} WHERE {where} RETURNING 1) SELECT count(*) AS n FROM gone"
+        else:  # DuckDB answers a DELETE with the number of rows it deleted
+            sql = f"DELETE FROM {table.name} WHERE {where}"
+        rows = self.query(sql, params)
+        return int(next(iter(rows[0].values()))) if rows else 0
+
 
 def open_event_store(settings: Settings, engine: Engine | None = None) -> EventStore:
     """DuckDB under the data dir, or PostgreSQL through the records engine's pool."""

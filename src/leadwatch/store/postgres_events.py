@@ -23,24 +23,18 @@ class PostgresEventStore(EventStore):
     def write_batch(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:
             return
-        columns = ", ".join(table.column_names)
         with self._connection() as conn, conn.cursor() as cur:
-            with cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+            _copy(cur, table, rows)
 
     def replace_rows(
         self, table: Table, where: str, params: dict[str, Any], rows: Sequence[tuple[Any, ...]]
     ) -> None:
-        columns = ", ".join(table.column_names)
         with self._connection() as conn, conn.cursor() as cur:
             # Replicas replacing the same rows at once would otherwise both insert.
             cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (f"leadwatch-replace-{table.name}",))
             cur.execute(self.dialect.render(f"DELETE FROM {table.name} WHERE {where}"), params)
             if rows:
-                with cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                _copy(cur, table, rows)
 
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         with self._connection() as conn, conn.cursor(row_factory=dict_row) as cur:
@@ -64,6 +58,13 @@ class PostgresEventStore(EventStore):
 
     def _connection(self) -> Any:
         return _PooledTransaction(self.engine)
+
+
+def _copy(cur: Any, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    columns = ", ".join(table.column_names)
+    with cur.copy(f"COPY {table.name} ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 class _PooledTransaction:

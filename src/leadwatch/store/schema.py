@@ -179,6 +179,11 @@ def json_text(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
 
+def utc_aware(ts: datetime) -> datetime:
+    """The API form of a timestamp: aware, in UTC (naive input is taken as UTC)."""
+    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
 def utc_naive(ts: datetime) -> datetime:
     """The storage form of a timestamp: UTC without tzinfo (aware input is converted)."""
     if ts.tzinfo is None:

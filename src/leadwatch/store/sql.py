@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 
 # Weeks align to Monday 2000-01-03; every shorter bucket that divides a day aligns too.
-BUCKET_ORIGIN = "TIMESTAMP '2000-01-03 00:00:00'"
+BUCKET_ANCHOR = datetime(2000, 1, 3)
+BUCKET_ORIGIN = f"TIMESTAMP '{BUCKET_ANCHOR:%Y-%m-%d %H:%M:%S}'"
 _PLACEHOLDER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 

@@ -27,6 +27,8 @@ from leadwatch.synthetic.meta import BROWSER_SCRIPT, PageMeta, meta_problems
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
 
+    from leadwatch.settings import Settings
+
 log = structlog.get_logger(__name__)
 
 CHROMIUM_ARGS = [
@@ -75,6 +77,12 @@ class BrowserPool:
         self.artifacts_dir = artifacts_dir
         self.keep = keep
         self._slots = threading.BoundedSemaphore(size)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> BrowserPool:
+        s = settings.synthetic
+        return cls(s.browser_pool_size, s.chromium_path,
+                   s.artifacts_dir or settings.storage.data_dir / "synthetic", s.artifacts_keep)
 
     def session(self, ctx: RunContext) -> BrowserSession:
         if not self._slots.acquire(timeout=ctx.remaining()):

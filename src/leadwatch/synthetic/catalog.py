@@ -31,12 +31,7 @@ class Catalog:
 
 def own_url(settings: Settings) -> str:
     """Where this leadwatch server answers (for the api-health journey and the demo)."""
-    if settings.server.public_url:
-        return settings.server.public_url
-    host = settings.server.host
-    host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{settings.server.port}"
+    return settings.server.url
 
 
 def base_variables(settings: Settings, demo: bool = False) -> dict[str, str]:

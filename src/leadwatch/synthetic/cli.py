@@ -35,9 +35,7 @@ def _catalog(settings: Settings, demo: bool) -> Catalog:
 def _browsers(settings: Settings) -> BrowserPool:
     from leadwatch.synthetic.browser import BrowserPool
 
-    s = settings.synthetic
-    return BrowserPool(s.browser_pool_size, s.chromium_path,
-                       s.artifacts_dir or settings.storage.data_dir / "synthetic", s.artifacts_keep)
+    return BrowserPool.from_settings(settings)
 
 
 def _signing_key(settings: Settings) -> bytes:

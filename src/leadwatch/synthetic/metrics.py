@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from leadwatch.synthetic.journey import TOTAL_STEP
 from leadwatch.synthetic.results import RunResult
-from leadwatch.synthetic.state import State, Transition
+from leadwatch.synthetic.state import State, Status
 
 TIMINGS = ("LCP", "FCP", "TTFB", "INP", "FID")
 
@@ -84,12 +84,7 @@ class ProbeMetrics:
             elif name == "CLS":
                 self.layout_shift.labels(j).set(value)
 
-    def transition(self, change: Transition) -> None:
-        current = change.current
+    def status_now(self, journey: str, location: str, status: Status) -> None:
+        self.failures.labels(journey, location).set(status.failures)
         for state in State:
-            self.state.labels(change.journey, change.location, state.value).set(
-                float(state is current.state)
-            )
-
-    def failures_now(self, journey: str, location: str, failures: int) -> None:
-        self.failures.labels(journey, location).set(failures)
+            self.state.labels(journey, location, state.value).set(float(state is status.state))

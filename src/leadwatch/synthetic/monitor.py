@@ -52,20 +52,12 @@ class SyntheticMonitor:
             self.catalog: Catalog = load_catalog(settings)
         except JourneyError as exc:
             raise ConfigError(exc.problems) from None
-        storage = settings.storage
         self.buffer = runtime.write_buffer(PROBE_RESULTS)
         self.metrics = ProbeMetrics(runtime.metrics.registry)
         self.tracker = StateTracker({j.name: j.thresholds for j in self.catalog.journeys})
-        self.browsers = BrowserPool(
-            self.settings.browser_pool_size,
-            self.settings.chromium_path,
-            self.settings.artifacts_dir or storage.data_dir / "synthetic",
-            self.settings.artifacts_keep,
-        )
+        self.browsers = BrowserPool.from_settings(settings)
         # Called with the marker id of each recorded run: delete its synthetic leads.
         self.cleanups: list[Callable[[str], object]] = []
-        # Called with every state transition (alerting may subscribe).
-        self.subscribers: list[Callable[[Transition], object]] = []
         self._seen: dict[str, datetime] = {}
         self._location_up: dict[str, bool] = {}
         self._lock = threading.Lock()
@@ -98,7 +90,7 @@ class SyntheticMonitor:
                 self.tracker.record(r["journey"], r["location"], bool(r["success"]), r["ts"], r["error"])
         for journey in known:
             for location, status in self.tracker.of_journey(journey).items():
-                self._export_state(journey, location, status)
+                self.metrics.status_now(journey, location, status)
         for location, ts in queries.last_seen(self._runtime.events, now - timedelta(days=30)).items():
             self._seen[location] = max(ts, self._seen.get(location, ts))
 
@@ -127,7 +119,7 @@ class SyntheticMonitor:
                                      result.started, result.error)
         status = self.tracker.status(result.journey, result.location)
         assert status is not None
-        self._export_state(result.journey, result.location, status)
+        self.metrics.status_now(result.journey, result.location, status)
         if change is not None:
             self._announce(change)
         if result.marker_id:
@@ -139,10 +131,6 @@ class SyntheticMonitor:
         log.info("synthetic_run", journey=result.journey, location=result.location,
                  success=result.success, duration=result.duration, error=result.error)
         return change
-
-    def _export_state(self, journey: str, location: str, status: Status) -> None:
-        self.metrics.failures_now(journey, location, status.failures)
-        self.metrics.transition(Transition(journey, location, None, status))
 
     def _announce(self, change: Transition) -> None:
         current = change.current
@@ -159,11 +147,6 @@ class SyntheticMonitor:
             json_text({"state": current.state.value, "previous": previous,
                        "severity": current.severity, "failures": current.failures}),
         )])
-        for subscriber in self.subscribers:
-            try:
-                subscriber(change)
-            except Exception:
-                log.exception("synthetic_subscriber_failed")
 
     def _site_of(self, journey: str) -> str:
         found = self.catalog.get(journey)

@@ -23,10 +23,6 @@ log = structlog.get_logger(__name__)
 MarkerFactory = Callable[[str], tuple[str, str]]
 
 
-def new_run_id() -> str:
-    return uuid.uuid4().hex
-
-
 def run_step(step: Step, ctx: RunContext) -> dict[str, Any]:
     if step.http is not None:
         return run_http(step.http, ctx)
@@ -45,10 +41,9 @@ def run_journey(
     variables: dict[str, str],
     browsers: BrowserPool | None = None,
     marker: MarkerFactory | None = None,
-    run_id: str | None = None,
 ) -> RunResult:
     """Run every step; the first failure ends the run (later steps depend on it)."""
-    run_id = run_id or new_run_id()
+    run_id = uuid.uuid4().hex
     marker_id, token = marker(run_id) if marker else (None, None)
     started_at = utcnow()
     started = time.perf_counter()

@@ -50,10 +50,6 @@ class Schedule:
     def _delay(self, journey: Journey) -> float:
         return self.rng.uniform(0, self.jitter * journey.frequency)
 
-    @property
-    def running(self) -> frozenset[str]:
-        return frozenset(self._running)
-
     def due(self, now: float) -> tuple[list[Journey], list[str]]:
         """Journeys to start now (marked running) and those whose slot passed while
         their previous run was still going (skipped)."""

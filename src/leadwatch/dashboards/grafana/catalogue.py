@@ -16,6 +16,8 @@ DURATION = "leadwatch_http_request_duration_seconds_bucket"
 VITALS = {"LCP": "leadwatch_web_vitals_lcp_seconds", "INP": "leadwatch_web_vitals_inp_seconds",
           "CLS": "leadwatch_web_vitals_cls"}
 RED, AMBER, GREEN = "red", "orange", "green"
+# Stat, gauge, bar and pie panels show each series' latest value.
+LAST_VALUE = {"reduceOptions": {"calcs": ["lastNotNull"]}}
 
 
 def increase(metric: str, by: str = "", matchers: str = "") -> str:
@@ -89,10 +91,10 @@ EXECUTIVE = Dashboard(
                   width=12, stacked=True),
             Panel("Lead sources", "piechart",
                   (Query(increase("leadwatch_leads_submitted_total", "channel"), "{{channel}}"),),
-                  width=6, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=6, options=LAST_VALUE),
             Panel("Lead quality", "bargauge",
                   (Query(increase("leadwatch_leads_submitted_total", "tier"), "{{tier}}"),),
-                  width=6, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=6, options=LAST_VALUE),
         )),
         Row("Experience", (
             *(Panel(f"{name} p75", "stat", (Query(vital_p75(name)),),
@@ -122,7 +124,7 @@ OPERATIONS = Dashboard(
             Panel("Synthetic journeys", "stat",
                   (Query("min by (journey) (leadwatch_probe_success)", "{{journey}}"),),
                   width=5, steps=((None, RED), (1, GREEN)),
-                  options={"reduceOptions": {"calcs": ["lastNotNull"]}, "colorMode": "background"}),
+                  options={**LAST_VALUE, "colorMode": "background"}),
         )),
         Row("Requests", (
             Panel("Requests per second by status", "timeseries",
@@ -190,15 +192,15 @@ MARKETING = Dashboard(
             Panel("Leads by channel and tier", "barchart",
                   (Query(increase("leadwatch_leads_submitted_total", "channel, tier"),
                          "{{channel}} / {{tier}}"),),
-                  width=12, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=12, options=LAST_VALUE),
             Panel("Leads per page view by channel", "bargauge", (Query(
                 increase("leadwatch_leads_submitted_total", "channel")
                 + " / " + increase("leadwatch_page_views_total", "channel"), "{{channel}}"),),
                 unit="percentunit", width=12, steps=((None, RED), (0.015, AMBER), (0.03, GREEN)),
-                options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                options=LAST_VALUE),
             Panel("Page views by device", "piechart",
                   (Query(increase("leadwatch_page_views_total", "device"), "{{device}}"),),
-                  width=6, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=6, options=LAST_VALUE),
             Panel("Lead score median", "stat", (Query(
                 f"histogram_quantile(0.5, sum by (le) (rate(leadwatch_lead_score_bucket[{RANGE}])))"),),
                 width=6),
@@ -225,7 +227,7 @@ SECURITY = Dashboard(
             Panel("Open incidents", "stat",
                   (Query("sum by (severity) (leadwatch_security_incidents_open)", "{{severity}}"),),
                   width=8, steps=((None, GREEN), (1, RED)),
-                  options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  options=LAST_VALUE),
             Panel("Active bans", "stat", (Query("max(leadwatch_ip_bans_active)"),), width=8),
             Panel("Security events", "stat", (Query(increase("leadwatch_security_events_total")),),
                   width=8),
@@ -236,10 +238,10 @@ SECURITY = Dashboard(
                 width=12, stacked=True),
             Panel("Events by action", "piechart",
                   (Query(increase("leadwatch_security_events_total", "action"), "{{action}}"),),
-                  width=6, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=6, options=LAST_VALUE),
             Panel("Requests refused", "bargauge",
                   (Query(increase("leadwatch_security_refused_requests_total", "reason"), "{{reason}}"),),
-                  width=6, options={"reduceOptions": {"calcs": ["lastNotNull"]}}),
+                  width=6, options=LAST_VALUE),
             Panel("Top offending addresses", "table", (Query(OFFENDING_ADDRESSES, sql=True),), width=24),
         )),
     ),

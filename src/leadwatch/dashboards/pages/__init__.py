@@ -5,8 +5,6 @@ for its template."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.marketing.analytics import Scope
 
@@ -14,11 +12,6 @@ from leadwatch.marketing.analytics import Scope
 def scope(tr: TimeRange, site_id: str) -> Scope:
     """The marketing analytics scope of a page's site and range."""
     return Scope(site_id, tr.start, tr.end)
-
-
-def aware(ts: datetime) -> datetime:
-    """A naive UTC datetime (the UI's ranges) as an aware one (the records' APIs)."""
-    return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts
 
 
 def interval(tr: TimeRange) -> str:

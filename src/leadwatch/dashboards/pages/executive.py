@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from leadwatch.alerting import api as alerting_api
 from leadwatch.dashboards import charts
-from leadwatch.dashboards.pages import aware, interval, scope
+from leadwatch.dashboards.pages import interval, scope
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads.queries import LeadFilter, scoring_report
 from leadwatch.marketing import analytics, revenue_api
 from leadwatch.marketing import routes as analytics_api
 from leadwatch.runtime import Runtime
-from leadwatch.store.schema import utcnow
+from leadwatch.store.schema import utc_aware, utcnow
 
 CORE_VITALS = ("LCP", "INP", "CLS")
 
@@ -47,7 +47,7 @@ def leads_today(runtime: Runtime, site_id: str, now: datetime | None = None) -> 
 
 
 def tiers(runtime: Runtime, tr: TimeRange, site_id: str) -> list[dict[str, Any]]:
-    where = LeadFilter(site_id=site_id, since=aware(tr.start), until=aware(tr.end))
+    where = LeadFilter(site_id=site_id, since=utc_aware(tr.start), until=utc_aware(tr.end))
     with runtime.records.session() as session:
         return scoring_report(session, where)
 

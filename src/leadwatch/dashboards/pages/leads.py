@@ -10,17 +10,16 @@ from typing import Any
 
 from sqlalchemy import case, select
 
-from leadwatch.dashboards.pages import aware
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads import api as leads_api
-from leadwatch.leads.models import Lead
+from leadwatch.leads.models import STATUSES, Lead
 from leadwatch.leads.queries import LeadFilter, find_leads, scoring_report
 from leadwatch.marketing.touch import Touches
 from leadwatch.runtime import Runtime
 from leadwatch.settings import TIERS
+from leadwatch.store.schema import utc_aware
 
 INBOX_LIMIT = 200
-STATUSES = ("new", "contacted", "qualified", "won", "lost")
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class Inbox:
 
 def lead_filter(tr: TimeRange, site_id: str, tier: str | None = None, status: str | None = None) -> LeadFilter:
     return LeadFilter(site_id=site_id, tier=tier or None, status=status or None,
-                      since=aware(tr.start), until=aware(tr.end))
+                      since=utc_aware(tr.start), until=utc_aware(tr.end))
 
 
 def inbox(runtime: Runtime, where: LeadFilter) -> Inbox:

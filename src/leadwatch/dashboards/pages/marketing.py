@@ -12,13 +12,14 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 
 from leadwatch.dashboards import charts
-from leadwatch.dashboards.pages import aware, interval, scope
+from leadwatch.dashboards.pages import interval, scope
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads.queries import LeadFilter, iter_leads
 from leadwatch.marketing import analytics, revenue_api
 from leadwatch.marketing import routes as analytics_api
 from leadwatch.runtime import Runtime
 from leadwatch.settings import TIERS
+from leadwatch.store.schema import utc_aware
 
 MODELS = tuple(analytics.MODELS)
 DEFAULT_MODEL = "last_non_direct"
@@ -26,7 +27,7 @@ DEFAULT_MODEL = "last_non_direct"
 
 def lead_quality_by_source(runtime: Runtime, tr: TimeRange, site_id: str) -> list[dict[str, Any]]:
     """Per channel: leads per tier and the mean score (the leads' own stored scores)."""
-    where = LeadFilter(site_id=site_id, since=aware(tr.start), until=aware(tr.end))
+    where = LeadFilter(site_id=site_id, since=utc_aware(tr.start), until=utc_aware(tr.end))
     tiers: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(TIERS, 0))
     scores: dict[str, list[int]] = defaultdict(list)
     with runtime.records.session() as session:
