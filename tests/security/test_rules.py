@@ -3,6 +3,8 @@ counter-examples, through the encodings a server would decode."""
 
 from __future__ import annotations
 
+import re
+
 import libinjection
 import pytest
 from hypothesis import given
@@ -16,6 +18,7 @@ from leadwatch.security.detect import (
     SqliResult,
     Threat,
     after_string,
+    mask_literals,
     decoded_forms,
     inspect,
     load_confirmations,
@@ -174,7 +177,30 @@ def test_form_evidence_names_the_confirmation() -> None:
     ("1' OR '1'='1", " OR '1'='1"),
     ("'abc' or 1=1 --", " or 1=1 --"),
     ("Zoë Ó Súilleabháin' or 'é'='é", " or 'é'='é"),  # libinjection counts UTF-8 bytes
+    # libinjection caps a token's length at 31 bytes: the string still ends at its quote
+    ("A quoted string longer than thirty-one bytes' or 1=1", " or 1=1"),
+    ('/search/handmade?search_submit=&q="MOD"&view_type=gallery', 'MOD"&view_type=gallery'),
 ])
 def test_the_continuation_is_the_text_after_the_closing_quote(value: str, after: str) -> None:
     result = libinjection.is_sql_injection(value)
     assert result["fingerprint"].startswith("s") and after_string(value, result) == after
+
+
+@pytest.mark.parametrize(("sql", "masked"), [
+    (" OR '1'='1", " OR '1'='1'"),  # a number, closed by the query's own quote
+    ('MOD"&view_type=gallery&page=14', 'MOD"x"'),  # SQL inside a literal is text
+    (" like '%admin", " like '%'"),  # a LIKE wildcard
+    ("+''", "+''"),  # empty
+    ("+'it''s' or 'a\\'b'", "+'x' or 'x'"),  # doubled and backslashed quotes stay inside
+])
+def test_literals_are_masked_by_kind(sql: str, masked: str) -> None:
+    assert mask_literals(sql) == masked
+
+
+@given(st.text(alphabet=st.sampled_from("ab1% '\"`\\=-"), max_size=40))
+def test_masking_changes_only_literals(sql: str) -> None:
+    masked = mask_literals(sql)
+    if not any(q in sql for q in "'\"`"):
+        assert masked == sql  # no literal: the code is untouched
+    assert mask_literals(masked) == masked  # a masked literal is its own kind
+    assert re.fullmatch(r"""(?:[^'"`]|(['"`])[1%x]?\1)*""", masked)  # every literal is just a kind

@@ -97,15 +97,44 @@ class Confirmation:
             return self.pattern.search(form) is not None
         if sqli is None or self.fingerprint is None or not self.fingerprint.search(sqli["fingerprint"]):
             return False
-        return self.continuation is None or self.continuation.search(after_string(form, sqli)) is not None
+        return self.continuation is None or self.continuation.search(mask_literals(after_string(form, sqli))) is not None
 
 
 def after_string(form: str, sqli: SqliResult) -> str:
     """The text after libinjection's first token, a string (and its closing quote):
-    what an injection would add to the query. libinjection counts in UTF-8 bytes."""
-    first = sqli["token_vector"][0]
-    end = first["pos"] + first["len"] + (1 if first["str_close"] else 0)
-    return form.encode()[end:].decode("utf-8", "replace")
+    what an injection would add to the query. libinjection counts in UTF-8 bytes, and
+    caps a token's ``len`` at 31 bytes: a longer string ends at the last closing quote
+    before the next token, not at ``pos + len``."""
+    data = form.encode()
+    first, *rest = sqli["token_vector"]
+    if not first["str_close"]:
+        return ""  # the string runs to the end: nothing was added
+    start = first["pos"] + (1 if first["str_open"] else 0)
+    following = [t["pos"] for t in rest if t["type"] and t["pos"] > first["pos"]]
+    end = data.rfind(first["str_close"].to_bytes(1, "big"), start, min(following, default=len(data)))
+    if end < 0:
+        end = start + first["len"]
+    return data[end + 1:].decode("utf-8", "replace")
+
+
+# A string literal: a quote, then escaped characters, doubled quotes or anything but
+# that quote, up to the closing quote or the end (where the query's own quote closes it).
+_LITERAL = re.compile(r"""(['"`])((?:\\.|\1\1|(?!\1).)*)(?:\1|\Z)""", re.DOTALL)
+_NUMERIC = re.compile(r"\s*[-+]?\.?\d")
+
+
+def _literal_kind(match: re.Match[str]) -> str:
+    quote, body = match.group(1), match.group(2)
+    kind = "" if not body else "1" if _NUMERIC.match(body) else "%" if "%" in body else "x"
+    return quote + kind + quote
+
+
+def mask_literals(sql: str) -> str:
+    """``sql`` with each string literal's text replaced by its kind: ``1`` (it starts
+    with a number), ``%`` (it holds a LIKE wildcard), ``x`` (other text) or nothing
+    (empty). Operators and keywords inside a literal change nothing in a query, so
+    the continuation is judged on the code around the literals."""
+    return _LITERAL.sub(_literal_kind, sql)
 
 
 @cache
