@@ -18,11 +18,11 @@ from leadwatch.security.detect import (
     SqliResult,
     Threat,
     after_string,
-    mask_literals,
     decoded_forms,
     inspect,
     load_confirmations,
     load_rules,
+    mask_literals,
 )
 
 RULES = load_rules()
