@@ -8,6 +8,7 @@ Every field here must be documented in docs/configuration.md (tests/test_docs.py
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from contextvars import ContextVar
@@ -888,6 +889,20 @@ class ExperimentSettings(Section):
         description="Control variant per experiment name (default: a variant named 'control', "
         "else the first in alphabetical order).",
     )
+    weights: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description="Intended share of visitors per variant, per experiment name (e.g. "
+        "{'pricing': {'control': 90, 'new': 10}}), for the sample-ratio-mismatch check "
+        "(default: an equal split).",
+    )
+
+    @field_validator("weights")
+    @classmethod
+    def _positive_weights(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for name, shares in value.items():
+            if not shares or any(not math.isfinite(w) or w <= 0 for w in shares.values()):
+                raise ValueError(f"{name}: every variant's weight must be a positive number")
+        return value
 
 
 class CollectSettings(Section):

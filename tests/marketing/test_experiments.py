@@ -18,6 +18,7 @@ from leadwatch.app import create_app
 from leadwatch.leads.models import Lead
 from leadwatch.marketing.experiments import (
     control_of,
+    holm,
     sample_ratio_mismatch,
     sample_size,
     two_proportion_p_value,
@@ -68,6 +69,35 @@ def test_sample_ratio_mismatch() -> None:
     assert sample_ratio_mismatch([5000, 5400])["mismatch"]  # type: ignore[index]
     assert sample_ratio_mismatch([1000, 1010, 990])["mismatch"] is False  # type: ignore[index]
     assert sample_ratio_mismatch([10]) is None and sample_ratio_mismatch([0, 0]) is None
+
+
+def test_sample_ratio_mismatch_against_the_intended_split() -> None:
+    # 9,000 vs 1,000 is exactly a 90/10 test, and far from an equal split.
+    assert sample_ratio_mismatch([9000, 1000], [90, 10])["mismatch"] is False  # type: ignore[index]
+    assert sample_ratio_mismatch([9000, 1000], [0.9, 0.1])["p_value"] == pytest.approx(1.0)  # type: ignore[index]
+    assert sample_ratio_mismatch([9000, 1000])["mismatch"]  # type: ignore[index]
+    # 5,000 vs 5,000 in a test meant to be 60/40: broken.
+    assert sample_ratio_mismatch([5000, 5000], [60, 40])["mismatch"]  # type: ignore[index]
+
+
+def test_holm_by_hand() -> None:
+    # m = 3: 0.01·3 = 0.03; 0.03·2 = 0.06; 0.04·1 = 0.04, raised to the 0.06 before it.
+    assert holm([None, 0.04, 0.01, 0.03]) == [None, pytest.approx(0.06), pytest.approx(0.03), pytest.approx(0.06)]
+    assert holm([None, 0.02]) == [None, 0.02]  # one comparison: unchanged
+    assert holm([0.5, 0.6, 0.9]) == [1.0, 1.0, 1.0]  # capped at 1
+    assert holm([]) == [] and holm([None]) == [None]
+
+
+@given(st.lists(st.one_of(st.none(), st.floats(min_value=0, max_value=1)), max_size=12))
+def test_holm_never_lowers_a_p_value_and_keeps_their_order(p_values: list[float | None]) -> None:
+    adjusted = holm(p_values)
+    tested = [(p, a) for p, a in zip(p_values, adjusted, strict=True) if p is not None]
+    assert all(a is None for p, a in zip(p_values, adjusted, strict=True) if p is None)
+    assert all(p <= a <= 1.0 for p, a in tested)  # type: ignore[operator]
+    for p1, a1 in tested:
+        for p2, a2 in tested:
+            if p1 < p2:
+                assert a1 <= a2  # type: ignore[operator]
 
 
 def test_sample_size() -> None:
@@ -220,6 +250,31 @@ def test_configured_control_and_alpha(settings_for: Any, backend: str) -> None:
     assert cta["sample_size"] == {"per_variant": needed, "visitors_to_go": needed - 10,
                                   "days_to_go": pytest.approx((needed - 10) / 5),
                                   "minimum_effect": 0.5, "power": 0.9}
+
+
+def test_three_variants_are_judged_together_against_the_intended_split(settings_for: Any, backend: str) -> None:
+    settings: Settings = settings_for(backend, collect={"experiments": {
+        "alpha": 0.04, "weights": {"cta": {"control": 2, "green": 1, "red": 1}}}})
+    with TestClient(create_app(settings)) as client:
+        t = DAY + timedelta(hours=9)
+        arms = ["control"] * 40 + ["green"] * 20 + ["red"] * 20  # the intended 2:1:1
+        for i, arm in enumerate(arms):
+            collect(client, f"203.0.113.{i + 1}", t, contact_view(arm))
+        client.app.state.runtime.event_buffer.flush()  # type: ignore[attr-defined]
+        for arm, leads in (("control", 2), ("green", 5), ("red", 4)):
+            for _ in range(leads):
+                add_lead(client, t, {"cta": arm})
+        cta = get(client)["experiments"][0]
+    assert cta["srm"]["p_value"] == pytest.approx(1.0) and not cta["srm"]["mismatch"]
+    control, green, red = cta["variants"]
+    # 5/20 and 4/20 against 2/40: p = 0.0229 and 0.0679 by the pooled z-test.
+    assert green["p_value"] == pytest.approx(0.02291, abs=1e-5) and red["p_value"] == pytest.approx(0.06789, abs=1e-5)
+    # Holm: the smaller doubled (0.0458), the larger kept. Green alone would pass at
+    # alpha 0.04; one of two comparisons, it does not.
+    assert green["p_value_adjusted"] == pytest.approx(2 * green["p_value"])
+    assert red["p_value_adjusted"] == pytest.approx(red["p_value"])
+    assert control["p_value_adjusted"] is None
+    assert not green["significant"] and not red["significant"]
 
 
 def test_exposures_through_collect_count_once_per_visitor_day(client: TestClient) -> None:

@@ -69,13 +69,33 @@ def two_proportion_p_value(x1: int, n1: int, x2: int, n2: int) -> float | None:
     return min(1.0, math.erfc(abs(z) / math.sqrt(2)))
 
 
-def sample_ratio_mismatch(visitors: list[int]) -> dict[str, Any] | None:
-    """Chi-square goodness of fit of the visitors per variant against an equal split."""
-    if len(visitors) < 2 or sum(visitors) == 0:
+def holm(p_values: list[float | None]) -> list[float | None]:
+    """Holm's step-down adjustment of p-values tested together (None: not tested): the
+    i-th smallest of m is multiplied by m - i + 1, and never falls below the one before.
+    A variant significant after it keeps the chance of any false "significant" among
+    the comparisons at alpha, whatever their number; with one comparison it changes
+    nothing."""
+    tested = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    adjusted: list[float | None] = [None] * len(p_values)
+    floor = 0.0
+    for rank, (p, i) in enumerate(tested):
+        floor = max(floor, min(1.0, (len(tested) - rank) * p))
+        adjusted[i] = floor
+    return adjusted
+
+
+def sample_ratio_mismatch(visitors: list[int], weights: list[float] | None = None) -> dict[str, Any] | None:
+    """Chi-square goodness of fit of the visitors per variant against the intended split
+    (``weights``, in any unit; default equal)."""
+    total = sum(visitors)
+    if len(visitors) < 2 or total == 0:
         return None
     from scipy.stats import chisquare
 
-    chi2, p = chisquare(visitors)
+    expected = None
+    if weights is not None:
+        expected = [total * w / sum(weights) for w in weights]
+    chi2, p = chisquare(visitors, expected)
     return {"chi_square": float(chi2), "p_value": float(p), "mismatch": bool(p < SRM_P_VALUE)}
 
 
@@ -162,6 +182,17 @@ def experiments(
     return [_analyse(name, found[name], settings, days) for name in sorted(found)]
 
 
+def _srm(name: str, variants: list[str], visitors: list[int], settings: ExperimentSettings) -> dict[str, Any] | None:
+    """The mismatch check over the variants with exposures in the range, against the
+    configured split of those variants when the experiment has one (a variant the
+    configuration does not name has no intended share: then it cannot be checked)."""
+    exposed = [(v, n) for v, n in zip(variants, visitors, strict=True) if n]
+    shares = settings.weights.get(name)
+    if shares is not None and any(v not in shares for v, _ in exposed):
+        return None
+    return sample_ratio_mismatch([n for _, n in exposed], [shares[v] for v, _ in exposed] if shares else None)
+
+
 def _analyse(
     name: str, variants: dict[str, _Variant], settings: ExperimentSettings, days: float
 ) -> dict[str, Any]:
@@ -180,17 +211,20 @@ def _analyse(
         row: dict[str, Any] = {
             "variant": key, "control": key == control, "visitors": v.visitors, "leads": v.leads,
             "conversion_rate": rate, "ci_low": low, "ci_high": high,
-            "lift": None, "p_value": None, "significant": False,
+            "lift": None, "p_value": None, "p_value_adjusted": None, "significant": False,
             "won": v.won, "won_value": round(v.won_value, 2),
         }
         if key != control:
             base_rate = base_x / base.visitors if base.visitors else None
             if rate is not None and base_rate:
                 row["lift"] = rate / base_rate - 1
-            p = two_proportion_p_value(x, v.visitors, base_x, base.visitors)
-            row["p_value"] = p
-            row["significant"] = p is not None and p < settings.alpha
+            row["p_value"] = two_proportion_p_value(x, v.visitors, base_x, base.visitors)
         rows.append(row)
+    # Each variant against the control is one test of several: significance is read
+    # from the p-value adjusted for all of them.
+    for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]), strict=True):
+        row["p_value_adjusted"] = adjusted
+        row["significant"] = adjusted is not None and adjusted < settings.alpha
     visitors = [variants[k].visitors for k in ordered]
     needed = (
         sample_size(base_x / base.visitors, settings.minimum_effect, settings.alpha, settings.power)
@@ -211,7 +245,7 @@ def _analyse(
         "won_value": round(sum(variants[k].won_value for k in ordered), 2),
         # Variants seen only in leads (say, of a variant stopped before the range) are no
         # evidence about the split of this range's traffic.
-        "srm": sample_ratio_mismatch([n for n in visitors if n]),
+        "srm": _srm(name, ordered, visitors, settings),
         "sample_size": {
             "per_variant": needed,
             "visitors_to_go": to_go,
