@@ -59,6 +59,8 @@ def test_a_matching_line_shipped_after_the_tail_starts_arrives_once(settings_for
         url = poller(page.text)
         assert "q=status%3E%3D500" in url
         assert "hx-get" not in page.text.split('<main id="page"')[1].split(">")[0]  # no page refresh
+        assert 'name="range"' not in page.text and 'name="refresh"' not in page.text  # live: no range
+        assert "Search instead" in page.text and "· live</small>" in page.text
         cursor = datetime.fromisoformat(re.search(r"after=([^&\"]+)", url).group(1).replace("%3A", ":"))  # type: ignore[union-attr]
 
         # Whole seconds (as access logs stamp them) after the cursor.

@@ -68,6 +68,7 @@ class Frame:
     refresh: int
     user: CurrentUser | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    live: bool = False  # the page follows new data as it comes: no range, no refresh
 
     def with_extra(self, **extra: str) -> Frame:
         """This frame keeping the page's own parameters (empty ones left out)."""

@@ -197,8 +197,9 @@ async def logs_tail_view(
         logs_page.filters(q=search.q)
     except logs_page.SearchError as exc:
         raise UiError(422, f"q: {exc}") from None
-    # The tail polls on its own; the page's periodic refresh would wipe its lines.
-    frame = replace(frame.with_extra(q=search.q, dataset=search.dataset), refresh=0)
+    # The tail polls on its own (the page's periodic refresh would wipe its lines) and
+    # starts now: a range or a refresh would mean nothing here.
+    frame = replace(frame.with_extra(q=search.q, dataset=search.dataset), refresh=0, live=True)
     return page(frame, "logs_tail.html", "Logs: live tail", q=search.q, dataset=search.dataset,
                 datasets=logs_page.DATASETS, query=search.poll_query(frame.site.id),
                 cursor=logs_page.tail_cursor(runtime, utcnow()), poll_seconds=logs_page.TAIL_POLL_SECONDS,
