@@ -141,6 +141,17 @@ def test_leads_page_inbox_detail_actions_and_export(seeded: TestClient) -> None:
     for name, factor in detail_api["score_breakdown"]["factors"].items():
         assert num(dk[f"points-{name}"]) == factor["points"]
     assert 'hx-headers=\'{"X-CSRF-Token": "c"}\'' in detail  # the session's CSRF token
+    assert detail_api["score_breakdown"]["engagement"] is None and "neutral" in dk["lead-engagement"]
+    # The engagement the score was computed from, as stored with the lead:
+    from leadwatch.leads.models import Lead
+
+    with seeded.app.state.runtime.records.session() as session:  # type: ignore[attr-defined]
+        row = session.get(Lead, ann["id"])
+        row.score_breakdown = {**row.score_breakdown, "engagement": {
+            "seconds_on_site": 125.4, "pages_viewed": 4, "downloads": 1, "sessions": 2}}
+    engaged = keyed(seeded.get(f"/ui/leads/{ann['id']}").text)["lead-engagement"]
+    assert "2 sessions" in engaged and "4 page views" in engaged and "2 min 05 s active" in engaged
+    assert "1 download." in engaged
 
     done = seeded.post(f"/ui/leads/{ann['id']}/followups", data={"status": "won", "value": "1500", "note": "signed"},
                        follow_redirects=False)
