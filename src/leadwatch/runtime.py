@@ -12,6 +12,7 @@ import structlog
 
 from leadwatch.alerting.evaluator import Evaluator
 from leadwatch.dashboards.sampler import MetricsHistory
+from leadwatch.enrich import useragent
 from leadwatch.collect.pipeline import Collector
 from leadwatch.collect.salts import SaltRotation
 from leadwatch.marketing.conversion import ConversionCollector
@@ -136,6 +137,9 @@ class Runtime:
             if configured
             else self.records.instance_secret("signing_key")
         )
+        # The user-agent parser the collector and the log pipeline share, built now
+        # rather than by the first request.
+        useragent.warm()
         for buffer in self.buffers:
             buffer.start()
         self._started = True

@@ -10,7 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from leadwatch.app import create_app
-from leadwatch.marketing.touch import read_touches
+from leadwatch.enrich.useragent import _parser
+from leadwatch.logs.enrich import agent_fields
+from leadwatch.marketing.touch import MAX_TOKEN_CHARS, read_touches
 from leadwatch.settings import Settings
 
 UA = (
@@ -83,6 +85,19 @@ def test_the_token_carries_the_landing_touch(client: TestClient) -> None:
     touches = read_touches(client.app.state.runtime.secret_key, r.json()["token"])  # type: ignore[attr-defined]
     assert touches is not None
     assert touches.first.channel == "AI Assistants" and touches.first.landing_path == "/services/seo"
+
+
+def test_an_over_long_token_starts_a_fresh_journey_rather_than_costing_the_page_view(
+    client: TestClient,
+) -> None:
+    # Tokens longer than the cap were issued before tokens were trimmed to fit, and
+    # the snippet keeps sending the one it holds until an answer replaces it.
+    stale = "v2." + "a" * MAX_TOKEN_CHARS
+    r = post(client, [{"type": "pageview", "url": PAGE, "referrer": "https://chatgpt.com/", "token": stale}])
+    assert r.json()["accepted"] == 1 and r.json()["rejected"] == []
+    touches = read_touches(client.app.state.runtime.secret_key, r.json()["token"])  # type: ignore[attr-defined]
+    assert touches is not None and touches.middle == ()
+    assert touches.first.channel == "AI Assistants"
 
 
 def test_bots_are_dropped_with_their_reason(client: TestClient) -> None:
@@ -179,6 +194,22 @@ def test_sessions_end_after_inactivity(settings_for: Callable[..., Settings]) ->
         # 0 and 20 share a session; 45 is 25 min after 20 (same); 80 is 35 min later: new.
         assert len({r["session_id"] for r in rows}) == 2
         assert len({r["visitor_id"] for r in rows}) == 1
+
+
+def test_the_user_agent_parser_is_built_at_start_up_once_for_collect_and_logs(
+    settings_for: Callable[..., Settings],
+) -> None:
+    _parser.cache_clear()
+    app = create_app(settings_for())
+    assert _parser.cache_info().currsize == 0
+    with TestClient(app) as client:
+        assert _parser.cache_info().currsize == 1  # before any request
+        # User agents not seen before, so neither verdict cache answers for the parser.
+        assert post(client, [{"type": "pageview", "url": PAGE}], **{"user-agent": UA + " start-1"}
+                    ).json()["accepted"] == 1
+        assert agent_fields(UA + " start-2")[3] == "mobile"  # the log pipeline's enrich step
+        info = _parser.cache_info()
+        assert (info.misses, info.hits) == (1, 2)  # both used the parser built at start-up
 
 
 def test_a_batch_is_one_session_begun_by_its_first_page_view(client: TestClient) -> None:

@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from leadwatch.app import create_app
 from leadwatch.leads.models import Lead
+from leadwatch.marketing.touch import MAX_TOKEN_CHARS
 from leadwatch.notify.models import OutboxMessage
 from leadwatch.settings import Settings
 from tests.conftest import ADMIN
@@ -108,6 +109,20 @@ def test_client_mistakes_are_4xx_naming_the_field(app_client: TestClient, body: 
     assert response.status_code == 422
     assert field in response.json()["error"]["fields"]
     assert stored(app_client) == []
+
+
+def test_an_over_long_attribution_token_reads_as_none_rather_than_costing_the_lead(
+    app_client: TestClient,
+) -> None:
+    stale = "v2." + "a" * MAX_TOKEN_CHARS  # from before tokens were trimmed to fit
+    json_lead = app_client.post("/api/leads", json={**ANN, "attribution_token": stale})
+    form_lead = app_client.post("/api/leads", data={**ANN, "email": "bo@example.com",
+                                                    "attribution_token": stale},
+                                follow_redirects=False)
+    assert json_lead.status_code == 201, json_lead.text
+    assert form_lead.status_code == 303, form_lead.text
+    # Attributed as without a token: from the lead's own UTM fields.
+    assert [(lead.channel, lead.touches) for lead in stored(app_client)] == [("Organic Search", None)] * 2
 
 
 def test_bodies_that_are_not_leads(app_client: TestClient) -> None:

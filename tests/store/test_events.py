@@ -4,14 +4,22 @@ gives the same answers on DuckDB and PostgreSQL."""
 from __future__ import annotations
 
 import statistics
+import time
 from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
+import sqlalchemy.exc
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from leadwatch.store.events import SCHEMA_VERSIONS, EventStore
+from leadwatch.settings import Settings
+from leadwatch.store import events as events_module
+from leadwatch.store.events import SCHEMA_VERSIONS, EventStore, open_event_store
 from leadwatch.store.queries import event_series
+from leadwatch.store.records import create_records_engine
 from leadwatch.store.schema import EVENTS, Event
 from leadwatch.store.sql import DUCKDB, POSTGRES
 
@@ -145,3 +153,78 @@ def test_counter_helper(store: EventStore) -> None:
     store.write_batch(EVENTS, [Event("a", T0, "x").row(), Event("a", T0, "y").row(), Event("b", T0, "x").row()])
     assert Counter({"a": store.count(site_id="a"), "b": store.count(site_id="b")}) == Counter({"a": 2, "b": 1})
     assert store.count(site_id="a", type="x") == 1
+
+
+# ---- PostgreSQL: the session index of schema version 4, built concurrently ----
+
+SESSION_INDEX = "events_session_id_idx"
+
+
+@pytest.fixture
+def pg_at_version_3(settings_for: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch) -> Iterator[EventStore]:
+    """A PostgreSQL event store migrated to version 3 (before the session index), with
+    events in it; the versions after 3 are pending again once the fixture hands it over."""
+    settings = settings_for("postgres")
+    engine = create_records_engine(settings)
+    store = open_event_store(settings, engine)
+    with monkeypatch.context() as patched:
+        patched.setattr(events_module, "SCHEMA_VERSIONS", SCHEMA_VERSIONS[:3])
+        store.migrate()
+    store.write_batch(EVENTS, [Event("default", T0, "pageview", session_id="s1").row()] * 2)
+    yield store
+    store.close()
+    engine.dispose()
+
+
+def autocommit(store: EventStore) -> Any:
+    return store.engine.connect().execution_options(isolation_level="AUTOCOMMIT")  # type: ignore[attr-defined]
+
+
+def session_index(store: EventStore) -> dict[str, Any] | None:
+    rows = store.query("SELECT indisvalid AS valid, indisunique AS is_unique FROM pg_index "
+                       f"WHERE indexrelid = to_regclass('{SESSION_INDEX}')")
+    return rows[0] if rows else None
+
+
+def versions(store: EventStore) -> list[int]:
+    return [r["version"] for r in store.query("SELECT version FROM leadwatch_event_schema ORDER BY version")]
+
+
+def test_postgres_builds_the_session_index_concurrently_while_writes_go_on(pg_at_version_3: EventStore) -> None:
+    store = pg_at_version_3
+    assert versions(store) == [1, 2, 3] and session_index(store) is None
+    with autocommit(store) as reader, autocommit(store) as writer, autocommit(store) as watcher:
+        # A transaction holding its snapshot: a concurrent build waits for it to end,
+        # which holds the build in progress while this test writes.
+        reader.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        reader.exec_driver_sql("SELECT count(*) FROM events").scalar()
+        migration = ThreadPoolExecutor(1).submit(store.migrate)
+        deadline = time.monotonic() + 60
+        while not (command := watcher.exec_driver_sql(
+                "SELECT command FROM pg_stat_progress_create_index WHERE relid = 'events'::regclass").scalar()):
+            assert not migration.done(), migration.result()
+            assert time.monotonic() < deadline, "the index build never started"
+            time.sleep(0.05)
+        assert command == "CREATE INDEX CONCURRENTLY"
+        # A build inside a transaction would make this write wait for it to finish.
+        writer.exec_driver_sql("SET lock_timeout = '10s'")
+        writer.exec_driver_sql("INSERT INTO events (site_id, ts, type) VALUES ('default', now(), 'pageview')")
+        reader.exec_driver_sql("COMMIT")
+        migration.result(timeout=60)
+    assert session_index(store) == {"valid": True, "is_unique": False}
+    assert versions(store) == list(range(1, len(SCHEMA_VERSIONS) + 1))
+    assert store.count() == 3
+
+
+def test_postgres_rebuilds_an_invalid_index_left_by_an_interrupted_build(pg_at_version_3: EventStore) -> None:
+    store = pg_at_version_3
+    with autocommit(store) as conn, pytest.raises(sqlalchemy.exc.IntegrityError):
+        # A concurrent build that fails (the two events share a session) leaves its
+        # index behind, INVALID, as an interrupted one does.
+        conn.exec_driver_sql(f"CREATE UNIQUE INDEX CONCURRENTLY {SESSION_INDEX} ON events (session_id)")
+    assert session_index(store) == {"valid": False, "is_unique": True}
+    store.migrate()
+    assert session_index(store) == {"valid": True, "is_unique": False}
+    assert versions(store) == list(range(1, len(SCHEMA_VERSIONS) + 1))
+    store.migrate()  # and again: nothing to do
+    assert versions(store) == list(range(1, len(SCHEMA_VERSIONS) + 1))

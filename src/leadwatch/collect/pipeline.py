@@ -30,7 +30,13 @@ from leadwatch.enrich.geo import NOWHERE, Geo, GeoLookup
 from leadwatch.enrich.useragent import UserAgentInfo, parse_user_agent
 from leadwatch.marketing.channels import DIRECT, UTM_KEYS, classify_channel, host_of, source_lists
 from leadwatch.marketing.experiments import exposure_problem
-from leadwatch.marketing.touch import Touch, Touches, read_touches, sign_touches
+from leadwatch.marketing.touch import (
+    AttributionToken,
+    Touch,
+    Touches,
+    read_touches,
+    sign_touches,
+)
 from leadwatch.security import Field as InputField
 from leadwatch.security import inspect
 from leadwatch.security.events import Action, SecurityEvent, SecurityLog
@@ -81,7 +87,7 @@ class EventIn(BaseModel):
     name: Annotated[str | None, Field(default=None, max_length=128)] = None
     value: float | None = Field(None, allow_inf_nan=False, ge=0)
     props: dict[str, Any] | None = None
-    token: Annotated[str | None, Field(default=None, max_length=4096)] = None
+    token: AttributionToken = None
 
 
 _EVENT_LIST = TypeAdapter(list[EventIn])

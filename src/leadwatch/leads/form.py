@@ -10,6 +10,8 @@ from typing import Annotated, Any
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from leadwatch.marketing.touch import AttributionToken
+
 CLICK_IDS = ("gclid", "fbclid", "msclkid")
 MAX_EXPERIMENTS = 20
 # HTML forms cannot nest: these prefixes carry the nested fields.
@@ -61,7 +63,7 @@ class LeadIn(BaseModel):
     gclid: ClickId = None
     fbclid: ClickId = None
     msclkid: ClickId = None
-    attribution_token: str | None = Field(None, max_length=4096)
+    attribution_token: AttributionToken = None
     experiments: dict[str, str] | None = Field(
         None, description="Experiment -> variant the visitor saw (at most 20)."
     )

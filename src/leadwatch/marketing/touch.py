@@ -17,6 +17,10 @@ touch], "s": [[session id, start], ...]}``, mac the first 16 bytes of HMAC-SHA25
 over ``v2.<payload>`` with the installation's secret key. ``v1`` tokens (touches
 only, still in visitors' browsers) are read too. A token that fails any check reads
 as None, never as an error.
+
+A token is at most MAX_TOKEN_CHARS: a journey that would not fit is trimmed by
+:func:`sign_touches` (see ``_trims``), keeping the first and latest touch's time,
+channel, source, medium and campaign exact.
 """
 
 from __future__ import annotations
@@ -25,11 +29,14 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from pydantic import BeforeValidator, Field
 
 from leadwatch.marketing.channels import CHANNELS
 
@@ -40,7 +47,10 @@ MAX_MIDDLE = 6  # touches kept between the first and the latest
 MAX_SESSIONS = 10  # the visitor's latest sessions kept
 MAX_SESSION_ID = 32
 MAX_TOKEN_CHARS = 4096
+SHORT_URL = 100  # a landing path or referrer, in a journey too long for a token
+_MAC_CHARS = 22  # base64url of MAC_BYTES, unpadded
 _LIMITS = {"source": 100, "medium": 100, "campaign": 100, "landing_path": 300, "referrer": 300}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +69,11 @@ class Touch:
         object.__setattr__(self, "ts", ts.replace(microsecond=0))
         for name, limit in _LIMITS.items():
             value = getattr(self, name)
-            if value is not None and len(value) > limit:
-                object.__setattr__(self, name, value[:limit])
+            if value is not None:
+                # Control characters are junk in these values, and six bytes each once
+                # JSON-escaped: without them, a first and a latest touch always fit in a
+                # token whatever their source, medium and campaign (see _trims).
+                object.__setattr__(self, name, _CONTROL.sub("", value)[:limit])
 
     def same_source(self, other: Touch) -> bool:
         return (self.channel, self.source, self.medium, self.campaign) == (
@@ -165,6 +178,11 @@ class Touches:
         ref = SessionRef(session_id, int(started.replace(tzinfo=started.tzinfo or UTC).timestamp()))
         return replace(self, sessions=(*self.sessions, ref)[-MAX_SESSIONS:])
 
+    def map(self, change: Callable[[Touch], Touch]) -> Touches:
+        """The journey with ``change`` applied to every touch."""
+        return replace(self, first=change(self.first), latest=change(self.latest),
+                       middle=tuple(change(t) for t in self.middle))
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for a record column: ``{"first", "latest", "middle"}``. The
         sessions are left out: stored with a lead, they would tie a named person to
@@ -185,6 +203,21 @@ class Touches:
         )
 
 
+def _over_long_as_none(value: Any) -> Any:
+    # An over-long token reads as None anyway (read_touches). Refused instead, it would
+    # cost the page view or the lead carrying it; and tokens from before tokens were
+    # trimmed to fit can still be in visitors' browsers.
+    return None if isinstance(value, str) and len(value) > MAX_TOKEN_CHARS else value
+
+
+AttributionToken = Annotated[
+    Annotated[str, Field(max_length=MAX_TOKEN_CHARS)] | None,
+    BeforeValidator(_over_long_as_none),
+    Field(description="The collector's signed attribution token; a longer one reads as none."),
+]
+"""A request field carrying a token: an over-long one is taken as no token, not refused."""
+
+
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
@@ -198,14 +231,51 @@ def _mac(secret: bytes, signed: str) -> bytes:
 
 
 def sign_touches(secret: bytes, touches: Touches) -> str:
+    """The token of a journey, at most MAX_TOKEN_CHARS long: a journey that would not
+    fit is trimmed, step by step, until it does (see ``_trims``)."""
     if not secret:
         raise ValueError("an empty secret signs nothing")
+    for journey in _trims(touches):
+        signed = _signed(journey)
+        if len(signed) + 1 + _MAC_CHARS <= MAX_TOKEN_CHARS:
+            return f"{signed}.{_b64(_mac(secret, signed))}"
+    raise AssertionError("unreachable: a first and a latest touch always fit")
+
+
+def _signed(touches: Touches) -> str:
+    """``v2.<payload>``: the part of a token the mac covers."""
     kept = (touches.first,) if not touches.middle and touches.first == touches.latest else (
         touches.first, *touches.middle, touches.latest
     )
     body = {"t": [t._encode() for t in kept], "s": [s._encode() for s in touches.sessions]}
-    signed = f"{VERSION}.{_b64(orjson.dumps(body))}"
-    return f"{signed}.{_b64(_mac(secret, signed))}"
+    return f"{VERSION}.{_b64(orjson.dumps(body))}"
+
+
+def _trims(touches: Touches) -> Iterator[Touches]:
+    """The journey, then ever smaller versions of it, each giving up what attribution
+    needs least: every touch's landing path and referrer cut to SHORT_URL characters;
+    the middle touches, oldest first; the sessions, oldest first; the first and latest
+    touch's landing path and referrer. What is always left (two touches of at most
+    three 100-character values, four bytes a character at most) fits in a token, so
+    first- and last-touch attribution stay exact."""
+    yield touches
+    journey = touches.map(_short_urls)
+    yield journey
+    while journey.middle:
+        journey = replace(journey, middle=journey.middle[1:])
+        yield journey
+    while journey.sessions:
+        journey = replace(journey, sessions=journey.sessions[1:])
+        yield journey
+    yield journey.map(lambda t: replace(t, landing_path=None, referrer=None))
+
+
+def _short_urls(touch: Touch) -> Touch:
+    return replace(
+        touch,
+        landing_path=touch.landing_path and touch.landing_path[:SHORT_URL],
+        referrer=touch.referrer and touch.referrer[:SHORT_URL],
+    )
 
 
 def read_touches(secret: bytes, token: str) -> Touches | None:

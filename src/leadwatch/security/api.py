@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
@@ -159,7 +159,7 @@ class Verdict(BaseModel):
 @router.post("/incidents/{incident_id}", response_model=IncidentOut,
              summary="Resolve an incident or mark it a false positive",
              responses={404: {"description": "no such incident"}})
-async def judge_incident(incident_id: int, verdict: Verdict,
+async def judge_incident(incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], verdict: Verdict,
                          runtime: Runtime = Depends(get_runtime)) -> IncidentOut:
     assert verdict.status in INCIDENT_STATES
     incident = await run_in_threadpool(incidents.mark, runtime.records, incident_id, verdict.status,
@@ -246,8 +246,16 @@ async def security_summary(
 ) -> Summary:
     if site is not None and site not in runtime.site_ids:
         raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
-    end_ts = utc_aware(end) if end else datetime.now(UTC)
-    start_ts = utc_aware(start) if start else end_ts - timedelta(days=7)
+    field = "to"  # the default from is 7 days before to
+    try:
+        end_ts = utc_aware(end) if end else datetime.now(UTC)
+        if start:
+            field = "from"
+            start_ts = utc_aware(start)
+        else:
+            start_ts = end_ts - timedelta(days=7)
+    except OverflowError:  # a date at the calendar's edge, moved to UTC or 7 days back
+        raise ApiError(422, f"{field} is out of range", fields={f"query.{field}": "out of range in UTC"}) from None
     if start_ts >= end_ts:
         raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from leadwatch.store.schema import ANALYTICS_DAYS, EVENTS, LOGS, PROBE_RESULTS, Table
@@ -36,18 +37,40 @@ def create_index_ddl(table: Table, columns: tuple[str, ...], dialect: Dialect) -
     """An index on PostgreSQL; DuckDB relies on its zone maps (ts is appended in order)."""
     if not columns or dialect.name != "postgresql":
         return []
-    name = f"{table.name}_{'_'.join(columns)}_idx"
-    return [f"CREATE INDEX IF NOT EXISTS {name} ON {table.name} ({', '.join(columns)})"]
+    return [f"CREATE INDEX IF NOT EXISTS {_index_name(table, columns)} ON {table.name} ({', '.join(columns)})"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrentIndex:
+    """A new index on a table that may already be large: PostgreSQL builds it with
+    CREATE INDEX CONCURRENTLY, outside any transaction, so that writes go on while it
+    builds (inside the schema transaction they would wait for the whole build)."""
+
+    name: str
+    table: str
+    columns: tuple[str, ...]
+
+
+def add_index(table: Table, columns: tuple[str, ...], dialect: Dialect) -> list[str] | ConcurrentIndex:
+    """A schema version adding an index to an existing table (none on DuckDB)."""
+    if dialect.name != "postgresql":
+        return []
+    return ConcurrentIndex(_index_name(table, columns), table.name, columns)
+
+
+def _index_name(table: Table, columns: tuple[str, ...]) -> str:
+    return f"{table.name}_{'_'.join(columns)}_idx"
 
 
 # The event schema's versions, in order: append a version for every change (a new
 # table from store/schema.py, a new column); never edit one that has been released.
-SCHEMA_VERSIONS: list[Callable[[Dialect], list[str]]] = [
+# A version is statements run in the schema transaction, or one ConcurrentIndex.
+SCHEMA_VERSIONS: list[Callable[[Dialect], list[str] | ConcurrentIndex]] = [
     lambda d: create_table_ddl(EVENTS, d),
     lambda d: create_table_ddl(LOGS, d),  # the log pipeline (leadwatch/logs)
     lambda d: create_table_ddl(PROBE_RESULTS, d),  # synthetic monitoring (leadwatch/synthetic)
     # lead intake reads a visitor's sessions by id (leadwatch/leads/engagement.py)
-    lambda d: create_index_ddl(EVENTS, ("session_id",), d),
+    lambda d: add_index(EVENTS, ("session_id",), d),
     # the analytics' daily rollup, filled as days are read (leadwatch/marketing/rollup.py)
     lambda d: create_table_ddl(ANALYTICS_DAYS, d),
 ]
@@ -80,19 +103,38 @@ class EventStore(ABC):
     def ping(self) -> None:
         """Raise when the store cannot answer."""
 
+    def _build_index_concurrently(self, index: ConcurrentIndex) -> None:
+        """Build ``index`` outside any transaction (only PostgreSQL has such versions)."""
+        raise NotImplementedError(f"{self.dialect.name} builds no concurrent index")
+
     def close(self) -> None:  # noqa: B027 - backends without resources need nothing
         """Release connections."""
 
     def migrate(self) -> None:
-        """Bring the event tables to the current schema; safe to repeat."""
+        """Bring the event tables to the current schema; safe to repeat. The versions
+        run in schema transactions; a ConcurrentIndex is built between two of them,
+        and its version recorded once it is built."""
+        while (pending := self._migrate_up_to_concurrent_index()) is not None:
+            version, index = pending
+            self._build_index_concurrently(index)
+            with self._schema_transaction() as execute:
+                if _version(execute) < version:  # another replica may have recorded it
+                    execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES ({version})")
+
+    def _migrate_up_to_concurrent_index(self) -> tuple[int, ConcurrentIndex] | None:
+        """Apply the pending versions in one schema transaction, stopping before the
+        first ConcurrentIndex: that version and its index, or None when all are done."""
         with self._schema_transaction() as execute:
             execute(f"CREATE TABLE IF NOT EXISTS {SCHEMA_VERSION_TABLE} (version INTEGER NOT NULL)")
-            current = execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}")[0][0] or 0
-            for version, statements in enumerate(SCHEMA_VERSIONS, start=1):
-                if version > current:
-                    for statement in statements(self.dialect):
-                        execute(statement)
-                    execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES ({version})")
+            current = _version(execute)
+            for version, step in enumerate(SCHEMA_VERSIONS[current:], start=current + 1):
+                statements = step(self.dialect)
+                if isinstance(statements, ConcurrentIndex):
+                    return version, statements
+                for statement in statements:
+                    execute(statement)
+                execute(f"INSERT INTO {SCHEMA_VERSION_TABLE} VALUES ({version})")
+        return None
 
     def count(self, table: Table = EVENTS, **equals: Any) -> int:
         where = " AND ".join(f"{k} = :{k}" for k in equals) or "TRUE"
@@ -106,6 +148,10 @@ class EventStore(ABC):
             sql = f"DELETE FROM {table.name} WHERE {where}"
         rows = self.query(sql, params)
         return int(next(iter(rows[0].values()))) if rows else 0
+
+
+def _version(execute: Callable[[str], list[tuple[Any, ...]]]) -> int:
+    return int(execute(f"SELECT max(version) FROM {SCHEMA_VERSION_TABLE}")[0][0] or 0)
 
 
 def open_event_store(settings: Settings, engine: Engine | None = None) -> EventStore:

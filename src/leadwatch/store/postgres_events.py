@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 from psycopg.rows import dict_row
 from sqlalchemy.engine import Engine
 
-from leadwatch.store.events import EventStore
+from leadwatch.store.events import ConcurrentIndex, EventStore
 from leadwatch.store.schema import Table
 from leadwatch.store.sql import POSTGRES
+
+LOCK_POLL_SECONDS = 0.5  # while another replica builds an index
 
 
 class PostgresEventStore(EventStore):
@@ -52,6 +55,28 @@ class PostgresEventStore(EventStore):
                 return cur.fetchall() if cur.description else []
 
             yield execute
+
+    def _build_index_concurrently(self, index: ConcurrentIndex) -> None:
+        key = f"leadwatch-index-{index.name}"
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            # Replicas take turns, polling: a session blocked in pg_advisory_lock holds
+            # a snapshot, which the concurrent build waits for: a deadlock.
+            while not conn.exec_driver_sql("SELECT pg_try_advisory_lock(hashtext(%s))", (key,)).scalar():
+                time.sleep(LOCK_POLL_SECONDS)
+            try:
+                # An interrupted concurrent build leaves an INVALID index (never used by
+                # queries, still updated by writes) that IF NOT EXISTS would keep.
+                valid = conn.exec_driver_sql(
+                    "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)", (index.name,)
+                ).scalar()
+                if valid is False:
+                    conn.exec_driver_sql(f"DROP INDEX CONCURRENTLY IF EXISTS {index.name}")
+                conn.exec_driver_sql(
+                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {index.name} "
+                    f"ON {index.table} ({', '.join(index.columns)})"
+                )
+            finally:
+                conn.exec_driver_sql("SELECT pg_advisory_unlock(hashtext(%s))", (key,))
 
     def ping(self) -> None:
         self.query("SELECT 1 AS ok")
