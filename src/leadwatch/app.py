@@ -19,6 +19,7 @@ from leadwatch.logs import api as logs_api
 from leadwatch.marketing import revenue_api
 from leadwatch.marketing import routes as analytics_routes
 from leadwatch.metrics import Metrics
+from leadwatch.privacy import api as privacy_api
 from leadwatch.runtime import Runtime
 from leadwatch.security import api as security_api
 from leadwatch.security.headers import SecurityHeadersMiddleware
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(analytics_routes.router)
     app.include_router(revenue_api.router)
     app.include_router(leads_api.admin)
+    app.include_router(privacy_api.router)
     app.include_router(dashboard_views.router)
     app.include_router(synthetic_api.router)
     app.include_router(status_page.router)

@@ -239,6 +239,7 @@ from leadwatch.dashboards.cli import app as dashboards_app
 from leadwatch.demo.cli import app as demo_app
 from leadwatch.leads.cli import app as leads_app
 from leadwatch.logs.cli import logs_app
+from leadwatch.privacy.cli import app as privacy_app
 from leadwatch.security.cli import app as security_app
 from leadwatch.synthetic import cli as synthetic_cli
 
@@ -247,6 +248,7 @@ app.add_typer(silence_app, name="silence")
 app.add_typer(security_app, name="security")
 app.add_typer(leads_app, name="leads")
 app.add_typer(logs_app, name="logs")
+app.add_typer(privacy_app, name="privacy")
 app.add_typer(dashboards_app, name="dashboards")
 app.add_typer(synthetic_cli.app, name="synthetic")
 app.command("probe")(synthetic_cli.probe)

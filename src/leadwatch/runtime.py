@@ -20,6 +20,8 @@ from leadwatch.leads.intake import LeadIntake
 from leadwatch.logs.service import LogsRuntime
 from leadwatch.metrics import Metrics
 from leadwatch.notify.outbox import Outbox, OutboxWorker
+from leadwatch.privacy.retention import RetentionService
+from leadwatch.privacy.service import Privacy
 from leadwatch.security.events import SecurityLog
 from leadwatch.security.service import SecurityRuntime
 from leadwatch.settings import Settings
@@ -88,6 +90,9 @@ class Runtime:
         self.services.append(OutboxWorker(self.outbox))
         # leads: the lead intake pipeline behind POST /api/leads.
         self.leads = LeadIntake.for_runtime(self)
+        # privacy: data-subject requests, and the retention job anonymising old leads.
+        self.privacy = Privacy.for_runtime(self)
+        self.services.append(RetentionService(self.privacy, settings.privacy.retention_interval_seconds))
         ui = settings.dashboards
         self.metrics_history = MetricsHistory(
             self.metrics.registry, storage.data_dir,

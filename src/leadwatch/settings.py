@@ -1122,6 +1122,19 @@ class LogsSettings(Section):
         return self
 
 
+# ---- privacy: data-subject requests and the retention of personal data (docs/privacy.md) ----
+
+
+class PrivacySettings(Section):
+    lead_retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="Days after which a lead's personal fields are anonymised; None keeps them.",
+    )
+    retention_interval_seconds: float = Field(
+        3600.0, ge=60, le=86_400, description="How often the retention job runs."
+    )
+
+
 # ---- demo: the Reboot Media demo site and its traffic simulator (serve --demo) ----
 
 
@@ -1247,6 +1260,7 @@ class Settings(BaseSettings):
     collect: CollectSettings = Field(default_factory=CollectSettings)
     marketing: MarketingSettings = Field(default_factory=MarketingSettings)
     logs: LogsSettings = Field(default_factory=LogsSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     synthetic: SyntheticSettings = Field(default_factory=SyntheticSettings)
     demo: DemoSettings = Field(default_factory=DemoSettings)
 

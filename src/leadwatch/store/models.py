@@ -118,3 +118,4 @@ from leadwatch.security import models as _security_models  # noqa: E402,F401  (i
 from leadwatch.collect import salts as _collect_salts  # noqa: E402,F401  (visitor_salts)
 from leadwatch.alerting import models as _alerting_models  # noqa: E402,F401  (alert_incidents, alert_incident_timeline, alert_silences)
 from leadwatch.marketing import spend as _marketing_spend  # noqa: E402,F401  (marketing_spend)
+from leadwatch.privacy import models as _privacy_models  # noqa: E402,F401  (privacy_requests)
