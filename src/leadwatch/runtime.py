@@ -13,6 +13,7 @@ import structlog
 from leadwatch.alerting.evaluator import Evaluator
 from leadwatch.dashboards.sampler import MetricsHistory
 from leadwatch.enrich import useragent
+from leadwatch.enrich.geo import GeoLookup
 from leadwatch.collect.pipeline import Collector
 from leadwatch.collect.salts import SaltRotation
 from leadwatch.marketing.conversion import ConversionCollector
@@ -70,6 +71,9 @@ class Runtime:
         self.event_buffer = self.write_buffer(EVENTS)
         self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
         self.site_ids = frozenset(s.id for s in settings.sites)
+        # Geolocation for /collect and the log pipeline alike: one cache (the same
+        # visitors show in both), one set of open .mmdb files.
+        self.geo = GeoLookup(settings.collect.geo_databases)
         # The key that signs tokens, cookies and links; set by start().
         self.secret_key = b""
         # Capabilities add their background services here, in start order.
@@ -179,6 +183,7 @@ class Runtime:
             for buffer in self.buffers:
                 buffer.close()
             self._started = False
+        self.geo.close()
         self.events.close()
         self.records.close()
         log.info("runtime_stopped")

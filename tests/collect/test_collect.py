@@ -354,3 +354,16 @@ def test_a_bug_in_the_collector_is_a_500_in_the_error_envelope(
         assert metric(
             client, 'leadwatch_http_requests_total{method="POST",route="/collect",status="500"}'
         ) == 1
+
+
+def test_collect_and_the_log_pipeline_share_one_geolocation_cache(
+    settings_for: Callable[..., Settings],
+) -> None:
+    from leadwatch.runtime import Runtime
+
+    with Runtime(settings_for()) as runtime:
+        assert runtime.collector.geo.lookup("81.2.69.142").country == "GB"  # a miss, now cached
+        hits = runtime.geo.lookup.cache_info().hits
+        line = '81.2.69.142 - - [27/Nov/2026:10:00:00 +0000] "GET / HTTP/1.1" 200 5 "-" "curl/8.5.0"'
+        assert runtime.logs.pipeline.process([line], site_id="default").datasets["access"] == 1
+        assert runtime.geo.lookup.cache_info().hits == hits + 1  # the log line found it cached

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from leadwatch.enrich.geo import GeoLookup
 from leadwatch.logs.pipeline import Pipeline, PipelineMetrics
 from leadwatch.logs.sinks import EventStoreSink, Sink
 from leadwatch.metrics import Metrics
@@ -30,6 +31,7 @@ def make_pipeline(settings: Settings, store: EventStore) -> Iterator[Callable[..
             [EventStoreSink(partial(store.write_batch, LOGS)), *extra],
             PipelineMetrics(metrics.registry),
             SecurityLog(partial(store.write_batch, EVENTS), metrics.registry),
+            geo=GeoLookup(settings.collect.geo_databases),
         )
         pipeline.registry = metrics.registry  # type: ignore[attr-defined]
         made.append(pipeline)
@@ -38,3 +40,4 @@ def make_pipeline(settings: Settings, store: EventStore) -> Iterator[Callable[..
     yield make
     for pipeline in made:
         pipeline.close()
+        pipeline.geo.close()

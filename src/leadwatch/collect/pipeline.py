@@ -143,11 +143,12 @@ class Collector:
         add_rows: Callable[[list[tuple[Any, ...]]], None],
         security_log: SecurityLog,
         secret_key: Callable[[], bytes],
+        geo: GeoLookup,
     ):
         self.settings = settings
         self.metrics = metrics
         self.salts = salts
-        self.geo = GeoLookup(settings.geo_databases)
+        self.geo = geo
         self.sessions = Sessions(timedelta(minutes=settings.session_timeout_minutes))
         self._add_rows = add_rows
         self._security_log = security_log
@@ -179,6 +180,7 @@ class Collector:
             add_rows=runtime.event_buffer.add,
             security_log=runtime.security_log,
             secret_key=lambda: runtime.secret_key,
+            geo=runtime.geo,
         )
 
     def salt_ready(self, when: datetime) -> bool:

@@ -5,11 +5,12 @@ offset is only ever saved past stored lines."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import partial
 
 from prometheus_client import CollectorRegistry
 
+from leadwatch.enrich.geo import GeoLookup
 from leadwatch.logs.pipeline import Pipeline, PipelineMetrics
 from leadwatch.logs.sinks import build_sinks
 from leadwatch.security.events import SecurityLog
@@ -33,10 +34,11 @@ def direct_pipeline(settings: Settings) -> Iterator[Pipeline]:
             partial(store.write_batch, LOGS),
             pipeline_metrics.rejected.labels("elasticsearch").inc,
         )
-        pipeline = Pipeline(settings, sinks, pipeline_metrics, security_log)
-        try:
-            yield pipeline
-        finally:
-            pipeline.close()
+        with closing(GeoLookup(settings.collect.geo_databases)) as geo:
+            pipeline = Pipeline(settings, sinks, pipeline_metrics, security_log, geo=geo)
+            try:
+                yield pipeline
+            finally:
+                pipeline.close()
     finally:
         store.close()

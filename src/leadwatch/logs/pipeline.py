@@ -96,13 +96,15 @@ class Pipeline:
         sinks: Sequence[Sink],
         metrics: PipelineMetrics,
         security_log: SecurityLog | None = None,
+        *,
+        geo: GeoLookup,
     ):
         self.sinks = list(sinks)
         self.metrics = metrics
         self.security_log = security_log
         self.parsers = {f: parser_for(f, settings.logs.business_events) for f in FORMATS}
-        self.geo = GeoLookup(settings.collect.geo_databases)
-        self.enricher = Enricher({s.id: s.domain for s in settings.sites}, self.geo)
+        self.geo = geo  # its owner closes it
+        self.enricher = Enricher({s.id: s.domain for s in settings.sites}, geo)
         self._subscribers: list[Subscriber] = []
         self._steps = {name: metrics.step.labels(name) for name in ("parse", "enrich", "write")}
 
@@ -189,7 +191,6 @@ class Pipeline:
                     break
 
     def close(self) -> None:
-        self.geo.close()
         for sink in self.sinks:
             try:
                 sink.close()

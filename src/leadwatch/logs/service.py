@@ -29,7 +29,7 @@ class LogsRuntime:
         sinks = build_sinks(
             settings, self.buffer.add, metrics.rejected.labels("elasticsearch").inc
         )
-        self.pipeline = Pipeline(settings, sinks, metrics, runtime.security_log)
+        self.pipeline = Pipeline(settings, sinks, metrics, runtime.security_log, geo=runtime.geo)
         ndjson = (ndjson_dir(settings), settings.logs.index_prefix) if "ndjson" in settings.logs.sinks else None
         self.services: list[Service] = [
             PurgeService(
