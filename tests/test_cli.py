@@ -92,6 +92,55 @@ def test_user_create_hashes_with_argon2(data_dir: Path) -> None:
     assert role.exit_code == 1 and "role must be one of" in role.output
 
 
+def test_user_lifecycle_ends_sessions_and_lifts_lockouts(data_dir: Path) -> None:
+    from sqlalchemy import func
+
+    from leadwatch.security.models import UserSession
+    from leadwatch.security.sessions import LoginLocked, authenticate, open_session
+
+    assert run("user", "create", "ada", "--password-stdin", stdin="correct horse battery\n").exit_code == 0
+    settings = load_settings()
+    store = RecordStore.open(settings)
+
+    def login(password: str) -> bool:
+        with store.session() as session:
+            user = authenticate(session, settings.security, "ada", password)
+            if user is not None:
+                open_session(session, settings.security, user, "203.0.113.5")
+            return user is not None
+
+    def sessions() -> int:
+        with store.session() as session:
+            return int(session.scalar(select(func.count()).select_from(UserSession)) or 0)
+
+    try:
+        assert login("correct horse battery") and sessions() == 1
+        for _ in range(settings.security.login_max_failures):
+            assert not login("not the password!")
+        with pytest.raises(LoginLocked):
+            login("correct horse battery")
+
+        reset = run("user", "passwd", "ada", "--password-stdin", stdin="a brand new passphrase\n")
+        assert reset.exit_code == 0 and "1 session(s) ended" in reset.output and sessions() == 0
+        assert login("a brand new passphrase")  # the lockout is lifted
+        assert not login("correct horse battery")  # the old password is gone
+
+        disabled = run("user", "disable", "ada")
+        assert disabled.exit_code == 0 and "1 session(s) ended" in disabled.output
+        assert not login("a brand new passphrase") and "\tada\tadmin\tdisabled\t" in run("user", "list").output
+        assert run("user", "enable", "ada").exit_code == 0 and login("a brand new passphrase")
+        assert "\tada\tadmin\tactive\tlast login 20" in run("user", "list").output
+
+        assert run("user", "delete", "ada", stdin="n\n").exit_code == 1  # asked, and declined
+        deleted = run("user", "delete", "ada", "--yes")
+        assert deleted.exit_code == 0 and "1 session(s) ended" in deleted.output and sessions() == 0
+        assert "ada" not in run("user", "list").output
+        missing = run("user", "passwd", "ada", "--password-stdin", stdin="a brand new passphrase\n")
+        assert missing.exit_code == 1 and "no user 'ada'" in missing.output
+    finally:
+        store.close()
+
+
 def test_tokens_are_shown_once_and_stored_hashed(data_dir: Path) -> None:
     result = run("token", "create", "filebeat", "--scope", "ingest")
     assert result.exit_code == 0

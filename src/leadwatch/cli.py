@@ -141,30 +141,101 @@ def config_show(
         fail("--format must be yaml or json", code=2)
 
 
+PasswordStdin = Annotated[bool, typer.Option("--password-stdin", help="Read the password from standard input.")]
+Username = Annotated[str, typer.Argument(help="Login name.")]
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Repeat: ") != password:
+        fail("the passwords differ")
+    return password
+
+
 @user_app.command("create")
 def user_create(
-    username: Annotated[str, typer.Argument(help="Login name.")],
+    username: Username,
     config: ConfigOption = None,
     role: Annotated[str, typer.Option(help="admin or viewer.")] = "admin",
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
-    ] = False,
+    password_stdin: PasswordStdin = False,
 ) -> None:
     """Create a UI user; the password is prompted for (or read from stdin) and argon2-hashed."""
     from leadwatch.auth import AuthError, create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\r\n")
-    else:
-        password = getpass.getpass("Password: ")
-        if getpass.getpass("Repeat: ") != password:
-            fail("the passwords differ")
+    password = _read_password(password_stdin)
     with _records(config) as session:
         try:
             user = create_user(session, username, password, role)
         except AuthError as exc:
             fail(str(exc))
     typer.echo(f"created {user.role} user {user.username!r} (id {user.id})")
+
+
+@user_app.command("list")
+def user_list(config: ConfigOption = None) -> None:
+    """List UI users: id, name, role, state and last login (never a password hash)."""
+    from leadwatch.security.accounts import accounts
+
+    with _records(config) as session:
+        for u in accounts(session):
+            last = f"{u.last_login_at:%Y-%m-%d %H:%M} UTC" if u.last_login_at else "never"
+            typer.echo(f"{u.id}\t{u.username}\t{u.role}\t{'disabled' if u.disabled else 'active'}\tlast login {last}")
+
+
+@user_app.command("passwd")
+def user_passwd(username: Username, config: ConfigOption = None, password_stdin: PasswordStdin = False) -> None:
+    """Set a new password; the user's sessions end and a login lockout is lifted."""
+    from leadwatch.auth import AuthError
+    from leadwatch.security.accounts import reset_password
+
+    password = _read_password(password_stdin)
+    with _records(config) as session:
+        try:
+            ended = reset_password(session, username, password)
+        except AuthError as exc:
+            fail(str(exc))
+    typer.echo(f"new password set for {username.strip()!r}; {ended} session(s) ended")
+
+
+def _change_account(username: str, config: Path | None, change: str) -> None:
+    from leadwatch.auth import AuthError
+    from leadwatch.security.accounts import delete_account, set_disabled
+
+    with _records(config) as session:
+        try:
+            if change == "delete":
+                ended = delete_account(session, username)
+            else:
+                ended = set_disabled(session, username, change == "disable")
+        except AuthError as exc:
+            fail(str(exc))
+    typer.echo(f"{change}d user {username.strip()!r}; {ended} session(s) ended")
+
+
+@user_app.command("disable")
+def user_disable(username: Username, config: ConfigOption = None) -> None:
+    """Stop a user from logging in; their sessions end at once (enable undoes it)."""
+    _change_account(username, config, "disable")
+
+
+@user_app.command("enable")
+def user_enable(username: Username, config: ConfigOption = None) -> None:
+    """Let a disabled user log in again."""
+    _change_account(username, config, "enable")
+
+
+@user_app.command("delete")
+def user_delete(
+    username: Username,
+    config: ConfigOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a user and end their sessions (their API tokens stay, naming no one)."""
+    if not yes and not typer.confirm(f"Delete user {username.strip()!r}?"):
+        fail("nothing deleted")
+    _change_account(username, config, "delete")
 
 
 @token_app.command("create")

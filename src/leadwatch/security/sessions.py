@@ -92,7 +92,7 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(24))
 
 
-def _throttle_key(username: str) -> str:
+def throttle_key(username: str) -> str:
     return username.strip().casefold()[:150]
 
 
@@ -102,7 +102,7 @@ def authenticate(
     """The user when the password is right; None when not (a failure is counted).
     Raises LoginLocked while the account is locked."""
     at = at or now()
-    key = _throttle_key(username)
+    key = throttle_key(username)
     throttle = session.get(LoginThrottle, key)
     if throttle and throttle.locked_until and throttle.locked_until > at:
         raise LoginLocked((throttle.locked_until - at).total_seconds())
