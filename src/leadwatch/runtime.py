@@ -45,7 +45,8 @@ class Service(Protocol):
 
     ``start`` must return quickly (run loops in a thread); ``close`` stops the loop
     and finishes or persists in-flight work. Services start after the write buffer
-    and close before it, so whatever they emit while closing is still written."""
+    and close before it, so whatever they emit while closing is still written.
+    A service that loops on a thread builds on :mod:`leadwatch.background`."""
 
     name: str
 

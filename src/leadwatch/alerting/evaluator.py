@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-import structlog
 from prometheus_client import Counter, Gauge, Histogram
 
 from leadwatch.alerting import silences
@@ -26,11 +25,10 @@ from leadwatch.alerting.generate import annotations
 from leadwatch.alerting.history import History, registry_samples
 from leadwatch.alerting.incidents import FiringAlert, IncidentManager, dedup_key
 from leadwatch.alerting.state import AlertStates, Instance
+from leadwatch.background import PeriodicService
 
 if TYPE_CHECKING:
     from leadwatch.runtime import Runtime
-
-log = structlog.get_logger(__name__)
 
 ESCALATION_TICK = 1.0  # seconds between checks for due escalation steps
 SOURCE = "embedded"
@@ -49,11 +47,17 @@ class AlertView:
     inhibited: bool
 
 
-class Evaluator:
+class Evaluator(PeriodicService):
     name = "alerting"
+    # Each tick runs due escalation steps; an evaluation only every evaluation_interval.
+    interval = ESCALATION_TICK
+    run_first = True
+    join_timeout = 30
+    failure_event = "alert_evaluation_failed"
 
     def __init__(self, runtime: Runtime, catalogue: Catalogue, incidents: IncidentManager,
                  clock: Callable[[], datetime] | None = None):
+        super().__init__()
         self.runtime = runtime
         self.settings = runtime.settings.alerting
         self.catalogue = catalogue
@@ -64,8 +68,7 @@ class Evaluator:
         self.states = AlertStates(resolve_after=self.settings.resolve_after_seconds)
         self.views: list[AlertView] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._next_evaluation = 0.0  # a timestamp; the first tick evaluates
         registry = runtime.metrics.registry
         self._cycles = Counter("leadwatch_alert_evaluations_total", "Evaluator cycles run.", registry=registry)
         self._failures = Counter("leadwatch_alert_evaluation_failures_total", "Evaluator cycles that failed.",
@@ -149,28 +152,16 @@ class Evaluator:
 
     # ---- the service ----
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="alerting", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        next_eval = 0.0
-        while not self._stop.is_set():
-            now = self.clock().timestamp()
-            try:
-                if self.settings.embedded_evaluator and now >= next_eval:
-                    next_eval = now + self.settings.evaluation_interval_seconds
-                    self.sample()
-                    self.evaluate()
-                    self._cycles.inc()
-                self.incidents.escalate_due()
-                self.incidents.refresh_gauge()
-            except Exception:  # a failed cycle must not stop alerting; it is counted and logged
-                self._failures.inc()
-                log.exception("alert_evaluation_failed")
-            self._stop.wait(ESCALATION_TICK)
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+    def tick(self) -> None:
+        now = self.clock().timestamp()
+        try:
+            if self.settings.embedded_evaluator and now >= self._next_evaluation:
+                self._next_evaluation = now + self.settings.evaluation_interval_seconds
+                self.sample()
+                self.evaluate()
+                self._cycles.inc()
+            self.incidents.escalate_due()
+            self.incidents.refresh_gauge()
+        except Exception:  # counted here; logged (and retried next tick) by the service loop
+            self._failures.inc()
+            raise

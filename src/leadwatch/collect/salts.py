@@ -15,14 +15,12 @@ import threading
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
-import structlog
 from sqlalchemy import String, delete
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from leadwatch.background import PeriodicService
 from leadwatch.store.models import Base, UTCDateTime, now
-
-log = structlog.get_logger(__name__)
 
 if TYPE_CHECKING:
     from leadwatch.store.records import RecordStore
@@ -86,33 +84,19 @@ def visitor_key(salt: bytes, site_id: str, ip: str, user_agent: str) -> str:
     return hashlib.blake2b(data, key=salt[:64], digest_size=8).hexdigest()
 
 
-class SaltRotation:
+class SaltRotation(PeriodicService):
     """A service that moves to each new UTC day's salt soon after midnight, deleting
     the old one even when no visitor comes (and so requests rarely wait for it)."""
 
     name = "salt-rotation"
+    run_first = True
+    failure_event = "salt_rotation_failed"
+    failure_level = "warning"  # the store may be down a moment; the next round retries
 
     def __init__(self, salts: DailySalts, check_every: float = 30.0):
+        super().__init__()
         self.salts = salts
-        self.check_every = check_every
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.interval = check_every
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            try:
-                self.salts.salt(datetime.now(UTC).date())
-            except Exception:  # the store may be down a moment; try again next round
-                log.warning("salt_rotation_failed", exc_info=True)
-            if self._stop.wait(self.check_every):
-                return
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    def tick(self) -> None:
+        self.salts.salt(datetime.now(UTC).date())

@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
-import structlog
 from prometheus_client import CollectorRegistry
 
-log = structlog.get_logger(__name__)
+from leadwatch.background import PeriodicService
 
 # Sample name -> the labels kept (the others are summed away).
 WATCHED: dict[str, tuple[str, ...]] = {
@@ -50,10 +49,12 @@ class Sample:
     host: HostSample
 
 
-class MetricsHistory:
+class MetricsHistory(PeriodicService):
     """Samples of the registry and the host, oldest first; also a Runtime service."""
 
     name = "dashboards-sampler"
+    join_timeout = 10
+    failure_event = "metrics_sample_failed"  # a failed sample must not end the history
 
     def __init__(
         self,
@@ -64,6 +65,7 @@ class MetricsHistory:
         history_seconds: float,
         clock: Callable[[], float] = time.time,
     ):
+        super().__init__()
         self.registry = registry
         self.disk_path = disk_path
         self.interval = interval
@@ -71,8 +73,6 @@ class MetricsHistory:
         self._positions: dict[Key, int] = {}
         self._samples: deque[Sample] = deque(maxlen=int(history_seconds / interval) + 1)
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- reading --------------------------------------------------------------
 
@@ -147,18 +147,8 @@ class MetricsHistory:
     # -- service --------------------------------------------------------------
 
     def start(self) -> None:
+        self.record()  # the page has a first sample at once
+        super().start()
+
+    def tick(self) -> None:
         self.record()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.record()
-            except Exception:  # a failed sample must not end the history
-                log.exception("metrics_sample_failed")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)

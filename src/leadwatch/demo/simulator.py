@@ -31,6 +31,7 @@ import orjson
 import structlog
 from pydantic import ValidationError
 
+from leadwatch.background import ThreadedService
 from leadwatch.demo.content import PREFIX
 from leadwatch.demo.traffic import (
     Fetch, Hit, Step, Submit, TrafficModel, Visit, hourly_weight, lognormal,
@@ -56,12 +57,14 @@ MAX_LIVE_VISITS = 200  # visits in flight at once
 _FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 
 
-class TrafficSimulator:
+class TrafficSimulator(ThreadedService):
     """The demo's visitors (a Service: ``start`` returns at once, ``close`` stops)."""
 
     name = "demo-traffic"
+    join_timeout = 30
 
     def __init__(self, runtime: Runtime, app: FastAPI):
+        super().__init__()
         self.runtime = runtime
         self.app = app
         self.settings = runtime.settings.demo
@@ -69,22 +72,10 @@ class TrafficSimulator:
         self.base_url = own_url(runtime.settings)
         self.rng = random.Random(self.settings.seed)
         self.model = TrafficModel(self.rng, self.base_url)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.backfilled = threading.Event()
         self.stats = {"visits": 0, "hits": 0, "leads": 0, "spam": 0, "live_visits": 0}
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-
-    def _run(self) -> None:
+    def run(self) -> None:
         try:
             self.backfill()
         except Exception:

@@ -7,12 +7,12 @@ the date in their names); it runs in the server every ``logs.purge_interval_seco
 from __future__ import annotations
 
 import re
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import structlog
 
+from leadwatch.background import PeriodicService
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import LOGS, utcnow
 
@@ -52,8 +52,10 @@ def purge_files(
     return removed
 
 
-class PurgeService:
+class PurgeService(PeriodicService):
     name = "logs-purge"
+    run_first = True
+    failure_event = "logs_purge_failed"
 
     def __init__(
         self,
@@ -62,12 +64,11 @@ class PurgeService:
         interval: float,
         ndjson: tuple[Path, str] | None = None,
     ):
+        super().__init__()
         self.store = store
         self.retention_days = retention_days
         self.interval = interval
         self.ndjson = ndjson
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def run_once(self) -> None:
         deleted = purge_store(self.store, self.retention_days)
@@ -75,20 +76,5 @@ class PurgeService:
         if any(deleted.values()) or files:
             log.info("logs_purged", rows=deleted, files=len(files))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:
-                log.exception("logs_purge_failed")
-            self._stop.wait(self.interval)
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="logs-purge", daemon=True)
-        self._thread.start()
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    def tick(self) -> None:
+        self.run_once()

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import structlog
 
+from leadwatch.background import ThreadedService
 from leadwatch.logs.parse import Format
 from leadwatch.logs.pipeline import BatchResult, LineWriter
 from leadwatch.logs.sources import Follower, OffsetStore
@@ -87,25 +88,18 @@ class Tailer:
             follower.close()
 
 
-class TailService:
+class TailService(ThreadedService):
     """The server's tailing of ``logs.sources``, as a Runtime service (one thread)."""
 
     name = "logs-tail"
 
     def __init__(self, tailer: Tailer):
+        super().__init__()
         self.tailer = tailer
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def start(self) -> None:
-        self._thread = threading.Thread(
-            target=self.tailer.run, args=(self._stop,), name="logs-tail", daemon=True
-        )
-        self._thread.start()
+    def run(self) -> None:
+        self.tailer.run(self._stop)
 
     def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().close()  # the lines read by then are written and committed
         self.tailer.close()

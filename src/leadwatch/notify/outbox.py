@@ -28,6 +28,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
+from leadwatch.background import PeriodicService
 from leadwatch.notify.base import DeliveryError, Message, Notifier
 from leadwatch.notify.models import DEAD, PENDING, SENT, OutboxMessage
 from leadwatch.settings import NotifySettings
@@ -247,38 +248,30 @@ class Outbox:
             ) or 0)
 
 
-class OutboxWorker:
+class OutboxWorker(PeriodicService):
     """The background service that runs :meth:`Outbox.deliver_due`: at once when a
     message is enqueued here, else every ``notify.poll_interval_seconds`` (which also
     picks up retries and rows enqueued by other replicas)."""
 
     name = "notify-outbox"
+    run_first = True
+    failure_event = "outbox_pass_failed"  # the store may be down for a while: keep trying
+    # The attempt in flight finishes (bounded by the notifier's timeout) and is
+    # recorded; rows claimed but not attempted are released for the next start.
+    join_timeout = 330
 
     def __init__(self, outbox: Outbox):
+        super().__init__()
         self.outbox = outbox
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self.interval = outbox.settings.poll_interval_seconds
 
-    def start(self) -> None:
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
+    def tick(self) -> None:
+        self.outbox.due.clear()  # first: a message enqueued during the pass wakes the next wait
+        self.outbox.deliver_due(self._stop)
 
-    def _run(self) -> None:
-        interval = self.outbox.settings.poll_interval_seconds
-        while not self._stop.is_set():
-            self.outbox.due.clear()
-            try:
-                self.outbox.deliver_due(self._stop)
-            except Exception:  # the store may be down for a while: keep trying
-                log.exception("outbox_pass_failed")
-            self.outbox.due.wait(interval)
+    def wait(self, seconds: float) -> bool:
+        self.outbox.due.wait(seconds)
+        return self._stop.is_set()
 
-    def close(self) -> None:
-        self._stop.set()
+    def wake(self) -> None:
         self.outbox.due.set()
-        if self._thread is not None:
-            # The attempt in flight finishes (bounded by the notifier's timeout) and is
-            # recorded; rows claimed but not attempted are released for the next start.
-            self._thread.join(timeout=330)
-            self._thread = None

@@ -9,20 +9,17 @@ the other replicas at their next reload. A ban ends when it expires or is lifted
 from __future__ import annotations
 
 import ipaddress
-import threading
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import structlog
 from prometheus_client import CollectorRegistry, Gauge
 from sqlalchemy import select
 
+from leadwatch.background import PeriodicService
 from leadwatch.security.clients import Network
 from leadwatch.security.models import IpBan
 from leadwatch.store.models import now
 from leadwatch.store.records import RecordStore
-
-log = structlog.get_logger(__name__)
 
 
 def parse_network(value: str) -> Network:
@@ -91,20 +88,22 @@ def nginx_deny(bans: list[ActiveBan]) -> str:
     return "\n".join(lines) + "\n"
 
 
-class BanList:
-    """The active bans, as this replica knows them; ``banned(ip)`` is the hot path."""
+class BanList(PeriodicService):
+    """The active bans, as this replica knows them; ``banned(ip)`` is the hot path.
+    As a service it reloads them every ``refresh_seconds``."""
+
+    name = "security-bans"
+    join_timeout = 30
+    failure_event = "ban_reload_failed"  # the store may be down; the last known bans stay
 
     def __init__(self, records: RecordStore, registry: CollectorRegistry, refresh_seconds: float):
+        super().__init__()
         self.records = records
-        self.refresh_seconds = refresh_seconds
+        self.interval = refresh_seconds
         self._hosts: dict[str, datetime] = {}  # address -> when its ban ends
         self._networks: list[tuple[Network, datetime]] = []
         self._gauge = Gauge("leadwatch_ip_bans_active", "Addresses and networks banned now.",
                             registry=registry)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    name = "security-bans"
 
     def banned(self, ip: str) -> datetime | None:
         """When the ban of ``ip`` ends, or None when it is not banned."""
@@ -147,18 +146,8 @@ class BanList:
             self._networks = [*self._networks, (net, ban.expires_at)]
 
     def start(self) -> None:
+        self.reload()  # in force before the first request is served
+        super().start()
+
+    def tick(self) -> None:
         self.reload()
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.refresh_seconds):
-            try:
-                self.reload()
-            except Exception:  # the store may be down for a while; keep the last known bans
-                log.exception("ban_reload_failed")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import queue
 import statistics
-import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from leadwatch.background import PeriodicService
 from leadwatch.notify.base import Message, Severity
 from leadwatch.security.detect import Threat
 from leadwatch.security.events import Action, SecurityEvent
@@ -99,8 +99,12 @@ def _groups(queued: Sequence[tuple[SecurityEvent, datetime]]) -> dict[tuple[str,
     return groups
 
 
-class IncidentTracker:
+class IncidentTracker(PeriodicService):
     name = "security-incidents"
+    join_timeout = 30
+    # The store may be down; the events are kept for the next pass.
+    failure_event = "incident_pass_failed"
+    tick_on_close = True  # what was queued before the stop
 
     def __init__(
         self,
@@ -114,6 +118,7 @@ class IncidentTracker:
         clock: Callable[[], datetime] = now,
         interval: float = 1.0,
     ):
+        super().__init__()
         self.records = records
         self.window = timedelta(seconds=window_seconds)
         self.escalate_events = escalate_events
@@ -127,8 +132,6 @@ class IncidentTracker:
                            ["severity"], registry=registry)
         for severity in SEVERITIES:
             self._open.labels(severity)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # -- the SecurityLog listener: quick, never blocks ---------------------------------
 
@@ -222,25 +225,8 @@ class IncidentTracker:
 
     # -- service ---------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._pass()
-
-    def _pass(self) -> None:
-        try:
-            self.process()
-        except Exception:  # the store may be down; the events are kept for the next pass
-            log.exception("incident_pass_failed")
-
-    def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-        self._pass()  # what was queued before the stop
+    def tick(self) -> None:
+        self.process()
 
 
 def incident_message(incident: SecurityIncident) -> Message:

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import structlog
 
+from leadwatch.background import ThreadedService
 from leadwatch.metrics import Metrics
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import Table
@@ -36,7 +37,10 @@ class BufferFull(Exception):
     """The buffer holds ``max_rows`` rows already; the caller must not acknowledge."""
 
 
-class WriteBuffer:
+class WriteBuffer(ThreadedService):
+    """Also a service: ``start()`` runs the flusher on its own thread; ``close()``,
+    started or not, writes what is still waiting."""
+
     def __init__(
         self,
         store: EventStore,
@@ -48,6 +52,8 @@ class WriteBuffer:
         batch_size: int = 5000,
         max_rows: int = 500_000,
     ):
+        super().__init__()
+        self.name = f"flush-{table.name}"
         self.store = store
         self.table = table
         self.spill_dir = spill_dir
@@ -56,9 +62,9 @@ class WriteBuffer:
         self.max_rows = max_rows
         self._pending: list[tuple[Any, ...]] = []
         self._in_flight = 0
+        # Guards the pending rows; the flusher and a retry's backoff wait on it, and
+        # close() (the stop event set) notifies it.
         self._cond = threading.Condition()
-        self._closing = False
-        self._thread: threading.Thread | None = None
         self._written = metrics.events_written.labels(table.name)
         self._retries = metrics.events_write_retries.labels(table.name)
         self._failures = metrics.events_write_failures.labels(table.name)
@@ -74,7 +80,7 @@ class WriteBuffer:
     def add(self, rows: Sequence[tuple[Any, ...]]) -> None:
         """Accept ``rows`` for writing, or raise BufferFull and accept none of them."""
         with self._cond:
-            if self._closing:
+            if self._stop.is_set():
                 raise BufferFull("the buffer is shutting down")
             if len(self._pending) + self._in_flight + len(rows) > self.max_rows:
                 raise BufferFull(f"{self.table.name} buffer holds {self.max_rows} rows")
@@ -85,20 +91,17 @@ class WriteBuffer:
 
     def start(self) -> None:
         self.replay_spilled()
-        self._thread = threading.Thread(
-            target=self._run, name=f"flush-{self.table.name}", daemon=True
-        )
-        self._thread.start()
+        super().start()
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify()
 
     def close(self) -> None:
         """Write everything still waiting; spill what cannot be written. Idempotent."""
-        with self._cond:
-            self._closing = True
-            self._cond.notify()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        else:
+        flusher = self._thread is not None
+        super().close()
+        if not flusher:  # else the flusher drained before it ended
             self._drain()
 
     def flush(self) -> None:
@@ -109,17 +112,17 @@ class WriteBuffer:
                 return
             self._write(batch, attempts=None)
 
-    def _run(self) -> None:
+    def run(self) -> None:
         while True:
             with self._cond:
                 deadline = time.monotonic() + self.flush_interval
                 while (
-                    not self._closing
+                    not self._stop.is_set()
                     and len(self._pending) < self.batch_size
                     and (remaining := deadline - time.monotonic()) > 0
                 ):
                     self._cond.wait(remaining)
-                if self._closing:
+                if self._stop.is_set():
                     break
             batch = self._take()
             if batch:
@@ -154,7 +157,7 @@ class WriteBuffer:
                     attempt=attempt,
                     error=str(exc),
                 )
-                if attempts is None and self._closing:
+                if attempts is None and self._stop.is_set():
                     attempts, attempt = CLOSE_ATTEMPTS, 1
                 if attempts is not None and attempt >= attempts:
                     self._spill(batch)
@@ -171,7 +174,7 @@ class WriteBuffer:
     def _sleep(self, seconds: float) -> None:
         # A close() wakes the sleeper so shutdown does not wait out a long backoff.
         with self._cond:
-            if not self._closing:
+            if not self._stop.is_set():
                 self._cond.wait(seconds)
                 return
         time.sleep(min(seconds, 0.2))

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import structlog
 
+from leadwatch.background import ThreadedService
 from leadwatch.synthetic.journey import Journey
 
 log = structlog.get_logger(__name__)
@@ -76,9 +77,10 @@ class Schedule:
         return min(self._due.values(), default=None)
 
 
-class Scheduler:
-    """Runs a :class:`Schedule` in a thread; ``run(journey)`` runs in a pool of
-    ``workers`` threads; ``tick()`` (if given) runs in the loop about every second."""
+class Scheduler(ThreadedService):
+    """Runs a :class:`Schedule` in a thread; the ``run`` callable given runs each
+    journey in a pool of ``workers`` threads; ``tick()`` (if given) runs in the loop
+    about every second."""
 
     def __init__(
         self,
@@ -93,17 +95,16 @@ class Scheduler:
         rng: random.Random | None = None,
         name: str = "synthetic-scheduler",
     ):
+        super().__init__()
         self.name = name
         self.clock = clock
         self.schedule = Schedule(journeys, clock(), jitter, rng)
-        self._run = run
+        self._run_journey = run
         self._on_skip = on_skip
         self._tick = tick
         self._workers = workers
         self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # the schedule changed or a run finished
         self._pool: ThreadPoolExecutor | None = None
 
     def replace(self, journeys: list[Journey]) -> None:
@@ -113,21 +114,19 @@ class Scheduler:
 
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self._workers, thread_name_prefix="synthetic-run")
-        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
-        self._thread.start()
+        super().start()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def close(self) -> None:
         """Stop scheduling; wait for the runs in progress (each bounded by its timeout)."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+        super().close()
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _loop(self) -> None:
+    def run(self) -> None:
         assert self._pool is not None
         while not self._stop.is_set():
             with self._lock:
@@ -150,7 +149,7 @@ class Scheduler:
 
     def _run_one(self, journey: Journey) -> None:
         try:
-            self._run(journey)
+            self._run_journey(journey)
         except Exception:  # the runner reports failures as results; this is a bug
             log.exception("synthetic_run_crashed", journey=journey.name)
         finally:
