@@ -95,6 +95,7 @@ def test_list_and_search(admin: tuple[TestClient, dict[str, int]]) -> None:
     # from is inclusive, to exclusive
     assert listed(client, **{"from": "2026-11-05T00:00:00Z", "to": "2026-11-20T10:00:00Z"}) == [bob]
     assert listed(client, **{"from": "2026-11-20T11:00:00+01:00"}) == [dee, cy]
+    assert listed(client, **{"from": "2026-11-20T10:00:00"}) == [dee, cy]  # no offset: UTC
     assert listed(client, q="ACME") == [ann]  # company, any case
     assert listed(client, q="quote") == [cy]  # message
     assert listed(client, q="dee@example") == [dee]  # email
@@ -110,7 +111,7 @@ def test_list_and_search(admin: tuple[TestClient, dict[str, int]]) -> None:
 @pytest.mark.parametrize(("params", "field"), [
     ({"tier": "gold"}, "query.tier"),
     ({"status": "archived"}, "query.status"),
-    ({"from": "2026-11-05T00:00:00"}, "query.from"),
+    ({"from": "2026-11-20T00:00:00Z", "to": "2026-11-05T00:00:00Z"}, "query.from"),
     ({"to": "yesterday"}, "query.to"),
     ({"limit": 501}, "query.limit"),
     ({"q": "x" * 201}, "query.q"),

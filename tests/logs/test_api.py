@@ -66,7 +66,7 @@ def test_bad_searches_are_4xx_naming_the_field(client: TestClient) -> None:
         ({"q": "bot:maybe"}, "query.q"),
         ({"dataset": "nope"}, "query.dataset"),
         ({"facets": "ip"}, "query.facets"),
-        ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "query.to"),
+        ({"from": "2026-01-02T00:00:00Z", "to": "2026-01-01T00:00:00Z"}, "query.from"),
         ({"limit": 0}, "query.limit"),
     ]:
         response = client.get("/api/v1/logs", headers=ADMIN, params=params)

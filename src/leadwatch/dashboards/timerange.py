@@ -6,7 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from leadwatch.store.schema import utc_naive, utcnow
+from leadwatch.store.schema import utcnow
+from leadwatch.web.deps import RangeError, check_range, utc_value
 
 PRESETS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
@@ -20,14 +21,6 @@ DEFAULT = "24h"
 BUCKET_SECONDS = (60, 300, 900, 3600, 10_800, 21_600, 86_400)
 MAX_BUCKETS = 200
 LONGEST = timedelta(days=366)
-
-
-class RangeError(ValueError):
-    """A custom range that cannot be shown; ``field`` names the parameter at fault."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -76,9 +69,6 @@ def parse_range(
         raise RangeError("range", f"must be one of {', '.join([*PRESETS, 'custom'])}")
     if start is None or end is None:
         raise RangeError("from" if start is None else "to", "a custom range needs from and to")
-    start, end = utc_naive(start), utc_naive(end)
-    if start >= end:
-        raise RangeError("from", "must be before to")
-    if end - start > LONGEST:
-        raise RangeError("from", "a range may span at most 366 days")
+    start, end = utc_value(start, "from"), utc_value(end, "to")
+    check_range(start, end, LONGEST)
     return TimeRange("custom", start, end)

@@ -26,9 +26,10 @@ from leadwatch.leads.queries import (
 from leadwatch.runtime import Runtime
 from leadwatch.security.clients import client_ip
 from leadwatch.store.models import now
+from leadwatch.store.schema import utc_aware
 from leadwatch.synthetic.context import MARKER_HEADER
 from leadwatch.synthetic.marker import verify_marker
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import OpenRange, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError, validation_fields
 
 public = APIRouter(prefix="/api/leads", tags=["leads"], responses=ERROR_RESPONSES)
@@ -279,14 +280,12 @@ def lead_filter(
     site: Annotated[str | None, Query(max_length=63)] = None,
     tier: Annotated[Literal["premium", "high", "standard", "low", "poor"] | None, Query()] = None,
     status: Annotated[Literal["new", "contacted", "qualified", "won", "lost"] | None, Query()] = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    window: OpenRange = Depends(time_range()),
     q: Annotated[str | None, Query(max_length=200, description="Text in name, email, company, message")] = None,
     rejected: Annotated[bool, Query(description="List rejected submissions instead of leads")] = False,
 ) -> LeadFilter:
-    for name, value in (("from", since), ("to", until)):
-        if value is not None and value.tzinfo is None:
-            raise ApiError(422, f"{name} needs a UTC offset", fields={f"query.{name}": "add Z or an offset"})
+    # The records keep aware UTC datetimes.
+    since, until = (utc_aware(ts) if ts is not None else None for ts in window)
     return LeadFilter(site, tier, status, since, until, q.replace("\x00", "") if q else None, rejected)
 
 

@@ -15,8 +15,7 @@ from leadwatch.logs.record import DATASETS
 from leadwatch.logs.search import FACETS, MAX_LIMIT, SearchError, filters, search
 from leadwatch.runtime import Runtime
 from leadwatch.store.buffer import BufferFull
-from leadwatch.store.schema import utc_naive
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import OpenRange, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(prefix="/api/v1/logs", tags=["logs"], responses=ERROR_RESPONSES)
@@ -78,8 +77,7 @@ async def search_logs(
     q: Annotated[str, Query(max_length=2000, description="Query, e.g. status>=500 path:/contact*")] = "",
     dataset: Annotated[str | None, Query(description=f"One of {', '.join(DATASETS)}.")] = None,
     site: Annotated[str | None, Query(max_length=63)] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="ISO 8601, inclusive.")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="ISO 8601, exclusive.")] = None,
+    window: OpenRange = Depends(time_range(from_doc="ISO 8601, inclusive.", to_doc="ISO 8601, exclusive.")),
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     facets: Annotated[str, Query(description="Comma-separated facet fields.")] = ",".join(FACETS),
@@ -91,12 +89,8 @@ async def search_logs(
     unknown = [f for f in wanted if f not in FACETS]
     if unknown:
         raise ApiError(422, "unknown facet", fields={"query.facets": f"must be among {', '.join(FACETS)}"})
-    start_ts = utc_naive(start) if start else None
-    end_ts = utc_naive(end) if end else None
-    if start_ts and end_ts and end_ts <= start_ts:
-        raise ApiError(422, "to must be after from", fields={"query.to": "must be after from"})
     try:
-        where = filters(q=q, site_id=site, dataset=dataset, start=start_ts, end=end_ts)
+        where = filters(q=q, site_id=site, dataset=dataset, start=window[0], end=window[1])
     except SearchError as exc:
         raise ApiError(422, str(exc), fields={"query.q": str(exc)}) from None
     result = await run_in_threadpool(

@@ -6,7 +6,7 @@ incidents and conversion drops."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
@@ -18,8 +18,7 @@ from leadwatch.marketing.channels import CHANNELS
 from leadwatch.marketing.routes import scope
 from leadwatch.runtime import Runtime
 from leadwatch.settings import MONTH, YEARS
-from leadwatch.store.schema import utc_naive
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import OpenRange, RangeError, check_range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(
@@ -32,7 +31,7 @@ router = APIRouter(
 # Ten years: a longer period is almost certainly a typo in a date.
 MAX_DAYS = 3660
 # The estimate works hour by hour; a year of hours is plenty for a dashboard.
-MAX_IMPACT_DAYS = 366
+MAX_IMPACT = timedelta(days=366)
 
 
 class SpendIn(BaseModel):
@@ -118,14 +117,12 @@ async def create_spend(body: SpendIn, runtime: Runtime = Depends(get_runtime)) -
 @router.get("/spend", summary="Spend of a site: budgets from settings and entries, with what falls in a range")
 async def list_spend(
     site: Annotated[str | None, Query(max_length=63, description="Site id.")] = None,
-    start: Annotated[datetime | None, Query(alias="from", description="Only spend overlapping from this time.")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="Only spend overlapping up to this time.")] = None,
+    window: OpenRange = Depends(time_range(from_doc="Only spend overlapping from this time.",
+                                           to_doc="Only spend overlapping up to this time.")),
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
     site_id = _site(runtime, site, "query.site")
-    start_ts, end_ts = (utc_naive(start) if start else None), (utc_naive(end) if end else None)
-    if start_ts and end_ts and start_ts >= end_ts:
-        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
+    start_ts, end_ts = window
 
     def load() -> list[spend.SpendLine]:
         with runtime.records.session() as session:
@@ -188,7 +185,9 @@ async def revenue_impact(s: analytics.Scope = Depends(scope), runtime: Runtime =
                        fields={f"query.{s.filters[0][0]}": "filters are not supported here"})
     _check_year(s.start.year, "query.from")
     _check_year(s.end.year, "query.to")
-    if (s.end - s.start).total_seconds() > MAX_IMPACT_DAYS * 86_400:
-        raise ApiError(422, "the range is too long", fields={"query.from": f"at most {MAX_IMPACT_DAYS} days before to"})
+    try:
+        check_range(s.start, s.end, MAX_IMPACT)
+    except RangeError as exc:
+        raise exc.api_error() from None
     answer = await run_in_threadpool(revenue.impact, runtime, s.site_id, s.start, s.end)
     return {"site": s.site_id, "from": s.start, "to": s.end, **answer}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
@@ -14,8 +14,8 @@ from leadwatch.marketing import experiments as ab
 from leadwatch.marketing.analytics import Scope
 from leadwatch.marketing.traffic import bucket_start
 from leadwatch.runtime import Runtime
-from leadwatch.store.schema import utc_naive, utcnow
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.store.schema import utc_naive
+from leadwatch.web.deps import Range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(
@@ -28,11 +28,13 @@ router = APIRouter(
 INTERVALS = {"1h": 3600, "1d": 86_400, "7d": 7 * 86_400}
 MAX_BUCKETS = 2000
 
+last_30_days = time_range(span=timedelta(days=30), from_doc="Start (default: to - 30 days).",
+                          to_doc="End, exclusive (default: now).")
+
 
 def scope(
     site: Annotated[str, Query(max_length=63, description="Site id.")],
-    start: Annotated[datetime | None, Query(alias="from", description="Start (default: to - 30 days).")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now).")] = None,
+    window: Annotated[Range, Depends(last_30_days)],
     channel: Annotated[str | None, Query(max_length=32, description="Only this channel.")] = None,
     device: Annotated[str | None, Query(max_length=16, description="Only this device class.")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$", description="Only this country.")] = None,
@@ -40,12 +42,8 @@ def scope(
 ) -> Scope:
     if site not in runtime.site_ids:
         raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
-    end_ts = utc_naive(end) if end else utcnow()
-    start_ts = utc_naive(start) if start else end_ts - timedelta(days=30)
-    if start_ts >= end_ts:
-        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
     filters = tuple((k, v) for k, v in (("channel", channel), ("device", device), ("country", country)) if v)
-    return Scope(site, start_ts, end_ts, filters)
+    return Scope(site, *window, filters)
 
 
 @router.get("/overview", summary="Traffic, leads and conversion over time and by dimension")
@@ -140,13 +138,12 @@ async def vitals(
 @router.get("/experiments", summary="A/B tests: exposures, leads, conversion with CI, lift, significance")
 async def experiments(
     site: Annotated[str, Query(max_length=63, description="Site id.")],
-    start: Annotated[datetime | None, Query(alias="from", description="Start (default: to - 30 days).")] = None,
-    end: Annotated[datetime | None, Query(alias="to", description="End, exclusive (default: now).")] = None,
+    window: Annotated[Range, Depends(last_30_days)],
     runtime: Runtime = Depends(get_runtime),
 ) -> dict[str, Any]:
     # No channel/device/country filters: leads do not record the device or country of
     # their visit, so a filtered rate would divide unfiltered leads by filtered visitors.
-    s = scope(site, start, end, runtime=runtime)
+    s = scope(site, window, runtime=runtime)
     config = runtime.settings.collect.experiments
     rows = await run_in_threadpool(ab.experiments, runtime.events, runtime.records, s, config)
     return {"site": s.site_id, "from": s.start, "to": s.end, "alpha": config.alpha,

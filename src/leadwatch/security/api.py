@@ -3,7 +3,7 @@ incidents (an analyst's verdicts), bans and the summary the business tracks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
@@ -30,7 +30,7 @@ from leadwatch.security.sessions import (
     sign_session,
 )
 from leadwatch.store.schema import utc_aware
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import Range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 session_router = APIRouter(prefix="/api/v1/session", tags=["session"], responses=ERROR_RESPONSES)
@@ -241,23 +241,12 @@ class Summary(BaseModel):
 async def security_summary(
     runtime: Runtime = Depends(get_runtime),
     site: Annotated[str | None, Query(max_length=63)] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    window: Range = Depends(time_range(span=timedelta(days=7))),
 ) -> Summary:
     if site is not None and site not in runtime.site_ids:
         raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
-    field = "to"  # the default from is 7 days before to
-    try:
-        end_ts = utc_aware(end) if end else datetime.now(UTC)
-        if start:
-            field = "from"
-            start_ts = utc_aware(start)
-        else:
-            start_ts = end_ts - timedelta(days=7)
-    except OverflowError:  # a date at the calendar's edge, moved to UTC or 7 days back
-        raise ApiError(422, f"{field} is out of range", fields={f"query.{field}": "out of range in UTC"}) from None
-    if start_ts >= end_ts:
-        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
+    # The records keep aware UTC datetimes.
+    start_ts, end_ts = utc_aware(window[0]), utc_aware(window[1])
 
     def gather() -> dict[str, Any]:
         data = incidents.summary(runtime.records, site, start_ts, end_ts)

@@ -4,7 +4,7 @@ locations (admin); the probe's journeys and result push (ingest tokens)."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -13,13 +13,13 @@ from starlette.concurrency import run_in_threadpool
 
 from leadwatch.runtime import Runtime
 from leadwatch.store.buffer import BufferFull
-from leadwatch.store.schema import utc_naive, utcnow
+from leadwatch.store.schema import utcnow
 from leadwatch.synthetic import queries
 from leadwatch.synthetic.journey import Journey
 from leadwatch.synthetic.monitor import SyntheticMonitor
 from leadwatch.synthetic.results import RunResult
 from leadwatch.synthetic.state import Status
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import Range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(prefix="/api/v1/synthetic", tags=["synthetic"], responses=ERROR_RESPONSES)
@@ -78,19 +78,16 @@ async def runs(
     _scope: str = Depends(require_scope("admin")),
     journey: Annotated[str | None, Query(max_length=63)] = None,
     location: Annotated[str | None, Query(pattern=LOCATION)] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    # A second ahead: a run recorded this instant falls inside the default [from, to).
+    window: Range = Depends(time_range(span=timedelta(days=1), ahead=timedelta(seconds=1))),
     failed: Annotated[bool, Query(description="Only failed runs.")] = False,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     if journey is not None and runtime.synthetic.catalog.get(journey) is None:
         raise ApiError(404, f"unknown journey {journey!r}", fields={"query.journey": "unknown journey"})
-    end_ts = utc_naive(end) if end else utcnow() + timedelta(seconds=1)
-    start_ts = utc_naive(start) if start else end_ts - timedelta(days=1)
-    if start_ts >= end_ts:
-        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
+    start, end = window
     found = await run_in_threadpool(
-        queries.recent_runs, runtime.events, start=start_ts, end=end_ts, journey=journey,
+        queries.recent_runs, runtime.events, start=start, end=end, journey=journey,
         location=location, failed_only=failed, limit=limit,
     )
     return {"runs": found}

@@ -17,7 +17,7 @@ from leadwatch.runtime import Runtime
 from leadwatch.store.buffer import BufferFull
 from leadwatch.store.queries import event_series
 from leadwatch.store.schema import Event, utc_naive, utcnow
-from leadwatch.web.deps import get_runtime, require_scope
+from leadwatch.web.deps import Range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
@@ -128,17 +128,13 @@ async def series(
     _scope: str = Depends(require_scope("admin")),
     type: Annotated[str | None, Query(max_length=64)] = None,
     name: Annotated[str | None, Query(max_length=128)] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    window: Range = Depends(time_range(span=timedelta(days=1))),
     interval: Literal["1m", "5m", "15m", "1h", "1d"] = "1h",
 ) -> Series:
     if site not in runtime.site_ids:
         raise ApiError(404, f"unknown site {site!r}", fields={"query.site": "unknown site"})
-    end_ts = utc_naive(end) if end else utcnow()
-    start_ts = utc_naive(start) if start else end_ts - timedelta(days=1)
+    start_ts, end_ts = window
     seconds = INTERVALS[interval]
-    if start_ts >= end_ts:
-        raise ApiError(422, "from must be before to", fields={"query.from": "must be before to"})
     if math.ceil((end_ts - start_ts).total_seconds() / seconds) > MAX_BUCKETS:
         raise ApiError(
             422,

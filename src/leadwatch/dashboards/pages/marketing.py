@@ -50,7 +50,7 @@ async def marketing(runtime: Runtime, tr: TimeRange, site_id: str, model: str) -
     by_channel = await analytics_api.attribution(s, "channel", None, runtime)
     by_campaign = await analytics_api.attribution(s, "campaign", None, runtime)
     vitals = await analytics_api.vitals(s, "page", runtime)
-    experiments = await analytics_api.experiments(s.site_id, s.start, s.end, runtime)
+    experiments = await analytics_api.experiments(s.site_id, (s.start, s.end), runtime)
     quality = await run_in_threadpool(lead_quality_by_source, runtime, tr, site_id)
     roi = await revenue_api.channel_roi(s, model, runtime)  # type: ignore[arg-type]
     attributed = by_channel["rows"]

@@ -16,7 +16,7 @@ from leadwatch.runtime import Runtime
 from leadwatch.security import api as security_api
 from leadwatch.security.events import EVENT_TYPE
 from leadwatch.store.events import EventStore
-from leadwatch.store.schema import utc_aware, utc_naive
+from leadwatch.store.schema import utc_naive
 
 # Targets of the brief's security KPIs.
 TARGETS = {"mttd_seconds": 300.0, "mttr_seconds": 3600.0, "false_positive_rate": 0.05}
@@ -41,7 +41,7 @@ def target_status(value: float | None, target: float) -> str:
 
 
 async def security(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, Any]:
-    summary = await security_api.security_summary(runtime, site_id, utc_aware(tr.start), utc_aware(tr.end))
+    summary = await security_api.security_summary(runtime, site_id, (tr.start, tr.end))
     bans = await security_api.list_bans(runtime)
     incidents = await security_api.list_incidents(runtime, None, site_id, 20)
     ips = await run_in_threadpool(top_offenders, runtime.events, site_id, tr, "ip")
