@@ -194,3 +194,35 @@ def test_range_errors_name_the_field_and_the_reason() -> None:
     with pytest.raises(RangeError) as err:
         check_range(datetime(2026, 1, 1), datetime(2027, 1, 2, 0, 0, 1), timedelta(days=366))
     assert (err.value.field, str(err.value)) == ("from", "must be at most 366 days before to")
+
+
+BODY_EDGES = ["9999-12-31T23:59:59-05:00", "0001-01-01T00:00:00+05:00", "9999-12-31T23:59:59", "0001-01-01T00:00:00"]
+
+
+@pytest.mark.parametrize("value", BODY_EDGES)
+def test_times_in_request_bodies_at_the_calendars_edge_are_422_naming_the_field(
+    client: TestClient, value: str,
+) -> None:
+    """A body's time is moved to UTC and may get a duration added: at the calendar's
+    edge both overflowed (500). They are 422s naming the field."""
+    cases = [
+        ("/api/v1/events", [{"type": "business", "name": "deal", "site_id": "default", "ts": value}], "body[0].ts"),
+        ("/api/v1/silences", {"matchers": ["service=web"], "comment": "c", "starts_at": value,
+                              "duration_seconds": 3600}, "body.starts_at"),
+        ("/api/v1/silences", {"matchers": ["service=web"], "comment": "c", "ends_at": value}, "body.ends_at"),
+        ("/api/v1/synthetic/results", {"run_id": "r1", "journey": "contact-form", "site_id": "default",
+                                       "location": "dublin", "started": value, "duration": 1.0,
+                                       "success": True}, "body.started"),
+    ]
+    for path, body, field in cases:
+        answer = client.post(path, json=body, headers=ADMIN)
+        assert answer.status_code == 422, (path, answer.text)
+        assert field in answer.json()["error"]["fields"], (path, answer.text)
+
+
+def test_times_in_request_bodies_keep_their_instant(client: TestClient) -> None:
+    later = datetime.now(UTC).replace(microsecond=0) + timedelta(hours=1)
+    body = {"matchers": ["service=web"], "comment": "c", "ends_at": later.astimezone(timezone(timedelta(hours=-5))).isoformat()}
+    made = client.post("/api/v1/silences", json=body, headers=ADMIN)
+    assert made.status_code == 201, made.text
+    assert datetime.fromisoformat(made.json()["ends_at"]).astimezone(UTC) == later

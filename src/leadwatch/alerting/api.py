@@ -24,6 +24,7 @@ from leadwatch.runtime import Runtime
 from leadwatch.store.schema import utc_aware
 from leadwatch.web.deps import get_runtime, require_scope
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
+from leadwatch.web.times import RequestTime
 
 router = APIRouter(prefix="/api/v1", tags=["alerting"], responses=ERROR_RESPONSES)
 Admin = Depends(require_scope("admin"))
@@ -177,8 +178,8 @@ async def link_act(incident_id: IncidentId, action: Action, expires: LinkExpires
 class SilenceIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     matchers: list[str] = Field(min_length=1, max_length=20, examples=[["service=web", 'alertname=~"WebVitals.*"']])
-    starts_at: datetime | None = Field(None, description="Default: now.")
-    ends_at: datetime | None = Field(None, description="Give ends_at or duration_seconds.")
+    starts_at: RequestTime | None = Field(None, description="Default: now.")
+    ends_at: RequestTime | None = Field(None, description="Give ends_at or duration_seconds.")
     duration_seconds: int | None = Field(None, ge=60, le=90 * 86_400)
     comment: str = Field(min_length=1, max_length=500)
     created_by: str = Field("api", min_length=1, max_length=150)
@@ -241,7 +242,8 @@ class AMAlert(BaseModel):
     status: Literal["firing", "resolved"]
     labels: dict[str, str]
     annotations: dict[str, str] = {}
-    startsAt: datetime  # noqa: N815 - Alertmanager's field names
+    startsAt: RequestTime  # noqa: N815 - Alertmanager's field names
+    # Unused; Alertmanager sends 0001-01-01T00:00:00Z (its zero time) while an alert fires.
     endsAt: datetime | None = None  # noqa: N815
     generatorURL: str | None = None  # noqa: N815
     fingerprint: str | None = None

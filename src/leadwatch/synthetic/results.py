@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from leadwatch.store.schema import json_text, utc_naive
 from leadwatch.synthetic.journey import NAME, STEP_NAME
+from leadwatch.web.times import RequestTime
 
 MAX_ERROR = 500
 
@@ -35,7 +36,7 @@ class RunResult(BaseModel):
     journey: str = Field(pattern=NAME)
     site_id: str = Field(max_length=63)
     location: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,31}$")
-    started: datetime
+    started: RequestTime
     duration: float = Field(ge=0, allow_inf_nan=False, description="Seconds.")
     success: bool
     error: str | None = Field(None, max_length=MAX_ERROR)

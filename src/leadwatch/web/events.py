@@ -19,6 +19,7 @@ from leadwatch.store.queries import event_series
 from leadwatch.store.schema import Event, utc_naive, utcnow
 from leadwatch.web.deps import Range, get_runtime, require_scope, time_range
 from leadwatch.web.errors import ERROR_RESPONSES, ApiError
+from leadwatch.web.times import RequestTime
 
 router = APIRouter(prefix="/api/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
@@ -36,7 +37,7 @@ class EventIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     site_id: str = Field(max_length=63)
-    ts: datetime | None = Field(None, description="When it happened (UTC if no offset); now if omitted.")
+    ts: RequestTime | None = Field(None, description="When it happened (UTC if no offset); now if omitted.")
     type: str = Field(pattern=r"^[a-z][a-z0-9_.]{0,63}$", examples=["pageview"])
     name: Short = None
     visitor_id: Short = None
