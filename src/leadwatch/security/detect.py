@@ -97,7 +97,12 @@ class Confirmation:
             return self.pattern.search(form) is not None
         if sqli is None or self.fingerprint is None or not self.fingerprint.search(sqli["fingerprint"]):
             return False
-        return self.continuation is None or self.continuation.search(mask_literals(after_string(form, sqli))) is not None
+        if self.continuation is None:
+            return True
+        after = after_string(form, sqli)
+        # Databases disagree on whether a backslash escapes a quote: either reading may
+        # show the SQL the other hides, so the continuation counts if either shows it.
+        return any(self.continuation.search(mask_literals(after, backslashes)) for backslashes in (False, True))
 
 
 def after_string(form: str, sqli: SqliResult) -> str:
@@ -117,9 +122,14 @@ def after_string(form: str, sqli: SqliResult) -> str:
     return data[end + 1:].decode("utf-8", "replace")
 
 
-# A string literal: a quote, then escaped characters, doubled quotes or anything but
-# that quote, up to the closing quote or the end (where the query's own quote closes it).
-_LITERAL = re.compile(r"""(['"`])((?:\\.|\1\1|(?!\1).)*)(?:\1|\Z)""", re.DOTALL)
+# A string literal: a quote, then doubled quotes or anything but that quote (and, in
+# MySQL's reading, backslash escapes), up to the closing quote or the end (where the
+# query's own quote closes it). In standard SQL (PostgreSQL, SQLite) a backslash escapes
+# nothing: `'a\'` is closed there, and what follows it is SQL.
+_LITERAL = {
+    False: re.compile(r"""(['"`])((?:\1\1|(?!\1).)*)(?:\1|\Z)""", re.DOTALL),
+    True: re.compile(r"""(['"`])((?:\\.|\1\1|(?!\1).)*)(?:\1|\Z)""", re.DOTALL),
+}
 _NUMERIC = re.compile(r"\s*[-+]?\.?\d")
 
 
@@ -129,12 +139,13 @@ def _literal_kind(match: re.Match[str]) -> str:
     return quote + kind + quote
 
 
-def mask_literals(sql: str) -> str:
+def mask_literals(sql: str, backslash_escapes: bool = False) -> str:
     """``sql`` with each string literal's text replaced by its kind: ``1`` (it starts
     with a number), ``%`` (it holds a LIKE wildcard), ``x`` (other text) or nothing
     (empty). Operators and keywords inside a literal change nothing in a query, so
-    the continuation is judged on the code around the literals."""
-    return _LITERAL.sub(_literal_kind, sql)
+    the continuation is judged on the code around the literals. ``backslash_escapes``:
+    read literals as MySQL does (``\'`` does not close one)."""
+    return _LITERAL[backslash_escapes].sub(_literal_kind, sql)
 
 
 @cache
