@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from leadwatch.app import create_app
 from leadwatch.leads.models import Lead
 from leadwatch.marketing.experiments import (
+    _srm,
     control_of,
     holm,
     sample_ratio_mismatch,
@@ -78,6 +79,17 @@ def test_sample_ratio_mismatch_against_the_intended_split() -> None:
     assert sample_ratio_mismatch([9000, 1000])["mismatch"]  # type: ignore[index]
     # 5,000 vs 5,000 in a test meant to be 60/40: broken.
     assert sample_ratio_mismatch([5000, 5000], [60, 40])["mismatch"]  # type: ignore[index]
+
+
+def test_a_configured_variant_without_traffic_is_a_mismatch() -> None:
+    config = ExperimentSettings(weights={"cta": {"control": 50, "green": 25, "red": 25}})
+    broken = _srm("cta", ["control", "green"], [5000, 2500], config)  # red got nobody
+    assert broken is not None and broken["mismatch"] and broken["p_value"] < 1e-6
+    fine = _srm("cta", ["control", "green", "red"], [5000, 2500, 2500], config)
+    assert fine is not None and fine["p_value"] == pytest.approx(1.0)
+    assert _srm("cta", ["control", "green", "blue"], [5000, 2500, 10], config) is None  # blue: no share
+    # Unconfigured: an equal split over the variants seen in the range.
+    assert _srm("hero", ["a", "b", "c"], [1000, 1010, 0], config)["mismatch"] is False  # type: ignore[index]
 
 
 def test_holm_by_hand() -> None:

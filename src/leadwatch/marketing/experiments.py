@@ -183,14 +183,19 @@ def experiments(
 
 
 def _srm(name: str, variants: list[str], visitors: list[int], settings: ExperimentSettings) -> dict[str, Any] | None:
-    """The mismatch check over the variants with exposures in the range, against the
-    configured split of those variants when the experiment has one (a variant the
-    configuration does not name has no intended share: then it cannot be checked)."""
-    exposed = [(v, n) for v, n in zip(variants, visitors, strict=True) if n]
+    """The mismatch check. With a configured split: over every configured variant, one
+    without exposures counting zero (an arm that gets no traffic is the plainest sign of
+    broken assignment); a variant with exposures that the configuration does not name
+    has no intended share, so then it cannot be checked. Without one: an equal split
+    over the variants with exposures in the range (a variant seen only in leads, say
+    one stopped before the range, says nothing about this range's split)."""
+    seen = dict(zip(variants, visitors, strict=True))
     shares = settings.weights.get(name)
-    if shares is not None and any(v not in shares for v, _ in exposed):
+    if shares is None:
+        return sample_ratio_mismatch([n for n in visitors if n])
+    if any(n and v not in shares for v, n in seen.items()):
         return None
-    return sample_ratio_mismatch([n for _, n in exposed], [shares[v] for v, _ in exposed] if shares else None)
+    return sample_ratio_mismatch([seen.get(v, 0) for v in shares], list(shares.values()))
 
 
 def _analyse(
@@ -243,8 +248,6 @@ def _analyse(
         "visitors": sum(visitors),
         "leads": sum(variants[k].leads for k in ordered),
         "won_value": round(sum(variants[k].won_value for k in ordered), 2),
-        # Variants seen only in leads (say, of a variant stopped before the range) are no
-        # evidence about the split of this range's traffic.
         "srm": _srm(name, ordered, visitors, settings),
         "sample_size": {
             "per_variant": needed,
