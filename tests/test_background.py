@@ -203,11 +203,17 @@ def test_close_waits_no_longer_than_the_join_timeout() -> None:
     service.close()  # the work ignores the stop event: close gives up after join_timeout
     try:
         assert thread.is_alive()
-        assert service._thread is None
+        with pytest.raises(RuntimeError, match="has not ended"):
+            service.start()  # a second thread would run beside the first
     finally:
         service.release.set()
         thread.join(PATIENCE)
     assert not thread.is_alive()
+    service.close()  # now it has ended: the service may start again
+    service.start()
+    service.release.set()
+    service.close()
+    assert service._thread is None
 
 
 def test_run_must_be_written_by_the_service() -> None:

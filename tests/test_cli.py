@@ -95,7 +95,7 @@ def test_user_create_hashes_with_argon2(data_dir: Path) -> None:
 def test_user_lifecycle_ends_sessions_and_lifts_lockouts(data_dir: Path) -> None:
     from sqlalchemy import func
 
-    from leadwatch.security.models import UserSession
+    from leadwatch.security.models import LoginThrottle, UserSession
     from leadwatch.security.sessions import LoginLocked, authenticate, open_session
 
     assert run("user", "create", "ada", "--password-stdin", stdin="correct horse battery\n").exit_code == 0
@@ -132,8 +132,11 @@ def test_user_lifecycle_ends_sessions_and_lifts_lockouts(data_dir: Path) -> None
         assert "\tada\tadmin\tactive\tlast login 20" in run("user", "list").output
 
         assert run("user", "delete", "ada", stdin="n\n").exit_code == 1  # asked, and declined
+        assert not login("not the password!")  # a failed login on record
         deleted = run("user", "delete", "ada", "--yes")
         assert deleted.exit_code == 0 and "1 session(s) ended" in deleted.output and sessions() == 0
+        with store.session() as session:  # its failed logins went with it
+            assert session.scalar(select(func.count()).select_from(LoginThrottle)) == 0
         assert "ada" not in run("user", "list").output
         missing = run("user", "passwd", "ada", "--password-stdin", stdin="a brand new passphrase\n")
         assert missing.exit_code == 1 and "no user 'ada'" in missing.output

@@ -6,7 +6,8 @@ from here, so starting, waking, stopping and joining are written once:
 
 - :class:`ThreadedService` runs ``run()`` on a daemon thread named after the service;
   ``close()`` sets the stop event, wakes the loop and joins it (within the service's
-  ``join_timeout``). Closing twice, or without starting, does nothing more.
+  ``join_timeout``). Closing twice, or without starting, stops nothing more (a
+  periodic service with ``tick_on_close`` ticks on each close).
 - :class:`PeriodicService` is the common loop: ``tick()`` every ``interval`` seconds
   (first at once, or after one interval), a failing tick logged with its traceback
   and tried again next round, and an optional last tick after the thread stopped.
@@ -43,6 +44,9 @@ class ThreadedService:
         arrived, a schedule changed) sets that one here."""
 
     def start(self) -> None:
+        if self._thread is not None:
+            # A thread that outlived close()'s join would run on beside a new one.
+            raise RuntimeError(f"{self.name}: the last run's thread has not ended")
         self._stop.clear()
         self._thread = threading.Thread(target=self.run, name=self.name, daemon=True)
         self._thread.start()
@@ -50,9 +54,10 @@ class ThreadedService:
     def close(self) -> None:
         self._stop.set()
         self.wake()
-        thread, self._thread = self._thread, None
-        if thread is not None:
-            thread.join(self.join_timeout)
+        if self._thread is not None:
+            self._thread.join(self.join_timeout)
+            if not self._thread.is_alive():
+                self._thread = None
 
 
 class PeriodicService(ThreadedService):

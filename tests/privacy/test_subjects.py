@@ -127,10 +127,13 @@ def test_retention_anonymises_only_leads_older_than_the_setting(world: World) ->
     assert done.counts["leads"] == 3
     with world.runtime.records.session() as session:
         emails = {lead.id: lead.email for lead in session.scalars(select(Lead))}
-        audit = session.scalars(select(PrivacyRequest)).one()
+        audits = session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id)).all()
     assert emails == {ids["ann"]: ERASED, ids["ann_dup"]: ERASED, ids["bob"]: ERASED,
                       ids["ann_work"]: "ann@annworks.example"}
-    assert (audit.kind, audit.subject_hash, audit.actor) == ("retention", None, "retention")
+    # One audit row per batch, written in the batch's own transaction.
+    assert [(a.kind, a.subject_hash, a.actor, a.counts["leads"]) for a in audits] == [
+        ("retention", None, "retention", 2), ("retention", None, "retention", 1)]
+    assert done.request_id == audits[-1].id
     assert world.aggregates() == before
     assert privacy.due().leads == 0 and privacy.apply_retention().request_id is None  # type: ignore[union-attr]
 
@@ -156,3 +159,22 @@ def test_a_subject_that_names_no_one_is_refused(email: str, phone: str | None, f
     with pytest.raises(SubjectError) as raised:
         Subject.parse(email, phone)
     assert raised.value.field == field
+
+
+def test_the_export_holds_a_ui_account_named_by_the_address(world: World) -> None:
+    """Staff are data subjects too: an account whose user name is the address (in any
+    case) comes with its sessions and failed logins, never its password hash."""
+    from leadwatch.auth import create_user
+    from leadwatch.security.sessions import authenticate, open_session
+
+    runtime = world.runtime
+    with runtime.records.session() as session:
+        user = create_user(session, "Ann@Example.com", "correct horse battery")
+        open_session(session, runtime.settings.security, user, "203.0.113.7")
+    with runtime.records.session() as session:
+        assert authenticate(session, runtime.settings.security, "Ann@Example.com", "wrong password!") is None
+    document = runtime.privacy.export(Subject.parse("ann@example.com", site_id="default"), actor="test")
+    [account] = document["accounts"]
+    assert account["username"] == "Ann@Example.com" and "password_hash" not in account
+    assert [s["ip"] for s in account["sessions"]] == ["203.0.113.7"]
+    assert account["failed_logins"]["failures"] == 1

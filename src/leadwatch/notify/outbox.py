@@ -270,7 +270,10 @@ class OutboxWorker(PeriodicService):
         self.outbox.deliver_due(self._stop)
 
     def wait(self, seconds: float) -> bool:
-        self.outbox.due.wait(seconds)
+        # A close() between the loop's stop check and tick()'s due.clear() lost its
+        # wake-up: look at the stop event before sleeping on the due event.
+        if not self._stop.is_set():
+            self.outbox.due.wait(seconds)
         return self._stop.is_set()
 
     def wake(self) -> None:

@@ -69,6 +69,7 @@ def export(
         return
     # Personal data: not readable by other local users, whatever the umask.
     fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # the mode above applies to a new file only
     with os.fdopen(fd, "w", encoding="utf-8") as file:
         file.write(text)
     typer.echo(f"wrote {len(document['leads'])} lead(s) to {output} (request {document['request_id']})")
@@ -111,6 +112,9 @@ def retention(
             typer.echo(f"would anonymise {due.leads} lead(s) created before {due.cutoff:%Y-%m-%dT%H:%M:%SZ}{oldest}")
             return
         done = privacy.apply_retention(actor="cli")
+    if not done.counts.get("leads"):
+        typer.echo(f"nothing due: no lead created before {due.cutoff:%Y-%m-%dT%H:%M:%SZ} left to anonymise")
+        return
     typer.echo(f"anonymised (request {done.request_id}): "
                + ", ".join(f"{n} {table}" for table, n in done.counts.items()))
 

@@ -21,6 +21,7 @@ from leadwatch.privacy.models import PrivacyRequest
 from leadwatch.privacy.notifications import messages_about
 from leadwatch.privacy.subjects import Subject
 from leadwatch.security.models import LoginThrottle, UserSession
+from leadwatch.security.sessions import throttle_key
 from leadwatch.store.models import Base, User
 
 FORMAT = "leadwatch-subject-export/1"
@@ -79,7 +80,7 @@ def _accounts(session: Session, email: str) -> list[dict[str, Any]]:
     for user in session.scalars(select(User).where(func.lower(User.username) == email)):
         sessions = session.scalars(select(UserSession).where(UserSession.user_id == user.id)
                                    .order_by(UserSession.created_at)).all()
-        throttle = session.get(LoginThrottle, user.username)
+        throttle = session.get(LoginThrottle, throttle_key(user.username))
         found.append({
             **columns(user, leave_out=("password_hash",)),
             "sessions": [columns(s, leave_out=("id", "user_id")) for s in sessions],

@@ -107,27 +107,29 @@ class Privacy:
     def apply_retention(self, at: datetime | None = None, actor: str = "retention",
                         batch_size: int = RETENTION_BATCH) -> Done:
         """Anonymise every lead older than ``privacy.lead_retention_days``, a batch per
-        transaction; one audit row for the run when it anonymised anything."""
-        due, requested = self.due(at), now()
+        transaction, each with its audit row (so no batch is ever anonymised unrecorded);
+        the last request's id and the run's totals."""
+        due = self.due(at)
         if due is None:
             return Done(None, {})
         totals: dict[str, int] = {}
+        last: int | None = None
         while True:
+            requested = now()
             with self.records.session() as session:
                 # Replicas running the job at once take different batches (PostgreSQL).
                 batch = session.scalars(select(Lead).where(*_past(due.cutoff)).order_by(Lead.id)
                                         .limit(batch_size).with_for_update(skip_locked=True)).all()
                 counts = anonymise(session, batch)
+                if batch:
+                    last = self._audit(session, "retention", None, None, requested, actor, counts).id
+            if batch:
+                self.requests.labels("retention").inc()
             for name, value in counts.items():
                 totals[name] = totals.get(name, 0) + value
             if len(batch) < batch_size:
                 break
-        if not totals.get("leads"):
-            return Done(None, totals)
-        with self.records.session() as session:
-            request = self._audit(session, "retention", None, None, requested, actor, totals)
-        self.requests.labels("retention").inc()
-        return Done(request.id, totals)
+        return Done(last, totals)
 
     def history(self, limit: int = 50) -> list[PrivacyRequest]:
         """The latest audit rows, newest first."""

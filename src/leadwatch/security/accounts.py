@@ -33,11 +33,16 @@ def end_sessions(session: Session, user: User) -> int:
     return session.execute(delete(UserSession).where(UserSession.user_id == user.id)).rowcount or 0
 
 
+def _forget_failures(session: Session, user: User) -> None:
+    """Drop the account's failed-login count and lockout."""
+    session.execute(delete(LoginThrottle).where(LoginThrottle.username == throttle_key(user.username)))
+
+
 def reset_password(session: Session, username: str, password: str) -> int:
     """Set a new password; the number of sessions ended."""
     user = find(session, username)
     user.password_hash = hash_password(password)
-    session.execute(delete(LoginThrottle).where(LoginThrottle.username == throttle_key(user.username)))
+    _forget_failures(session, user)
     return end_sessions(session, user)
 
 
@@ -49,8 +54,10 @@ def set_disabled(session: Session, username: str, disabled: bool) -> int:
 
 
 def delete_account(session: Session, username: str) -> int:
-    """Delete the account (its API tokens stay, no longer naming it); the sessions ended."""
+    """Delete the account, its sessions and its failed logins (its API tokens stay, no
+    longer naming it); the sessions ended."""
     user = find(session, username)
     ended = end_sessions(session, user)
+    _forget_failures(session, user)
     session.delete(user)
     return ended
