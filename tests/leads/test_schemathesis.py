@@ -8,21 +8,13 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from leadwatch.app import create_app
-from leadwatch.settings import load_settings
-from tests.conftest import ADMIN_TOKEN
-from tests.fuzz import assert_no_5xx
+from tests.fuzz import assert_no_5xx, fuzz_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    data = tmp_path_factory.mktemp("schemathesis") / "data"
-    app = create_app(load_settings(
-        storage={"data_dir": data}, auth={"admin_token": ADMIN_TOKEN},
-        leads={"rate_limit_per_ip": 1_000_000, "rate_limit_per_email": 1_000_000},
-        security={"enabled": False},  # the lead endpoints themselves are under test
-    ))
-    with TestClient(app) as test_client:
+    limits = {"rate_limit_per_ip": 1_000_000, "rate_limit_per_email": 1_000_000}
+    with fuzz_client(tmp_path_factory.mktemp("schemathesis") / "data", leads=limits) as test_client:
         yield test_client
 
 

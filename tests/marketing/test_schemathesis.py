@@ -8,18 +8,12 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from leadwatch.app import create_app
-from leadwatch.settings import load_settings
-from tests.conftest import ADMIN_TOKEN
-from tests.fuzz import assert_no_5xx
+from tests.fuzz import assert_no_5xx, fuzz_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    data = tmp_path_factory.mktemp("schemathesis") / "data"
-    app = create_app(load_settings(storage={"data_dir": data}, auth={"admin_token": ADMIN_TOKEN},
-                                   security={"enabled": False}))
-    with TestClient(app) as test_client:
+    with fuzz_client(tmp_path_factory.mktemp("schemathesis") / "data") as test_client:
         yield test_client
 
 

@@ -90,7 +90,7 @@ def erase(
             found = privacy.found(subject)
             typer.echo("found: " + ", ".join(f"{n} {table}" for table, n in found.items()))
             if found["users"]:
-                typer.echo("UI accounts are not erased here: remove them as accounts.")
+                typer.echo("UI accounts are not erased here: remove them with leadwatch user delete.")
             typer.confirm("anonymise these records for good?", abort=True)
         done = privacy.erase(subject, actor="cli")
     typer.echo(f"erased (request {done.request_id}): "

@@ -1,9 +1,6 @@
 """Property-based API testing of the security admin endpoints (incidents and their
 verdicts, bans, the summary) from the OpenAPI document: whatever schemathesis
-generates, no answer is a 5xx.
-
-Beside the suite rather than in tests/security/, which another change is editing;
-it belongs there with the other areas' test_schemathesis.py once that is done."""
+generates, no answer is a 5xx."""
 
 from __future__ import annotations
 
@@ -13,21 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
-from leadwatch.app import create_app
 from leadwatch.security.models import SecurityIncident
-from leadwatch.settings import load_settings
-from tests.conftest import ADMIN, ADMIN_TOKEN
-from tests.fuzz import assert_no_5xx
+from tests.conftest import ADMIN
+from tests.fuzz import assert_no_5xx, fuzz_client
 
 
 @pytest.fixture(scope="module")
 def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    data = tmp_path_factory.mktemp("schemathesis") / "data"
-    # The guard off: the fuzzer's attack-shaped values would get its address banned,
-    # and the endpoints themselves are under test.
-    app = create_app(load_settings(storage={"data_dir": data}, auth={"admin_token": ADMIN_TOKEN},
-                                   security={"enabled": False}))
-    with TestClient(app) as test_client:
+    with fuzz_client(tmp_path_factory.mktemp("schemathesis") / "data") as test_client:
         _incidents(test_client)
         yield test_client
 
