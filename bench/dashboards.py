@@ -167,7 +167,7 @@ def run() -> list[dict[str, Any]]:
                 "leads": {"inbox + tiers": lambda: leads.inbox(runtime, leads.lead_filter(tr, "default"))},
                 "security": {
                     "summary": sync(lambda: security.security_api.security_summary(
-                        runtime, "default", tr.start.replace(tzinfo=UTC), tr.end.replace(tzinfo=UTC))),
+                        runtime, "default", (tr.start, tr.end))),
                     "top addresses": lambda: security.top_offenders(runtime.events, "default", tr, "ip"),
                     "top countries": lambda: security.top_offenders(runtime.events, "default", tr, "country"),
                 },
