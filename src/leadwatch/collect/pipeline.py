@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import parse_qsl, urlsplit
 
@@ -166,8 +166,8 @@ class Collector:
         self._step_timers = {name: metrics.step_duration.labels(name) for name, _ in self.steps}
         self._drop_counters = {r: metrics.dropped.labels(str(r)) for r in DropReason}
         # Labelled children, looked up once: ``labels()`` takes a lock and builds a key.
-        self._page_view_counters: dict[tuple[str, str], Any] = {}
-        self._vital_histograms: dict[tuple[str, str], Any] = {}
+        self._page_view_counter = cache(metrics.page_views.labels)
+        self._vital_histogram = cache(lambda name, device: metrics.vitals[name].labels(device))
 
     @classmethod
     def for_runtime(cls, runtime: Runtime) -> Collector:
@@ -378,20 +378,6 @@ class Collector:
             raise
 
     # ---- helpers ----
-
-    def _page_view_counter(self, channel: str, device: str) -> Any:
-        key = (channel, device)
-        child = self._page_view_counters.get(key)
-        if child is None:
-            child = self._page_view_counters[key] = self.metrics.page_views.labels(channel, device)
-        return child
-
-    def _vital_histogram(self, name: str, device: str) -> Any:
-        key = (name, device)
-        child = self._vital_histograms.get(key)
-        if child is None:
-            child = self._vital_histograms[key] = self.metrics.vitals[name].labels(device)
-        return child
 
     def _channel(self, item: Item, site_domain: str | None) -> str:
         return _channel_of(item.event.referrer, _url_parts(item.event.url)[2], site_domain)

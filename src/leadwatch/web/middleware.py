@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 import re
 import time
+from functools import cache
 from typing import Any
 
 import structlog
@@ -31,9 +32,10 @@ class ObservabilityMiddleware:
         # Request ids need to be unique, not secret: a seeded generator instead of
         # uuid4's system call per request.
         self._ids = random.Random()
-        # Labelled children, looked up once each: ``labels()`` takes a lock and builds a key.
-        self._counted: dict[tuple[str, str, int], Any] = {}
-        self._timed: dict[tuple[str, str], Any] = {}
+        # Labelled children, looked up once each (``labels()`` takes a lock and builds a
+        # key); method, route and status are bounded, so the caches are too.
+        self._counter = cache(metrics.http_requests.labels)
+        self._histogram = cache(metrics.http_duration.labels)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,27 +83,13 @@ class ObservabilityMiddleware:
             self.metrics.http_in_flight.dec()
             route = _route_template(scope)
             method = scope["method"] if scope["method"] in _METHODS else "other"
-            self._counter(method, route, status).inc()
+            self._counter(method, route, str(status)).inc()
             self._histogram(method, route).observe(elapsed)
             level = _LEVELS["debug" if scope["path"] in _QUIET and status < 400 else "info"]
             if log.is_enabled_for(level):
                 log.log(level, "http_request", method=method, route=route, status=status,
                         duration_ms=round(elapsed * 1000, 2))
             structlog.contextvars.unbind_contextvars("request_id")
-
-    def _counter(self, method: str, route: str, status: int) -> Any:
-        key = (method, route, status)
-        child = self._counted.get(key)
-        if child is None:
-            child = self._counted[key] = self.metrics.http_requests.labels(method, route, str(status))
-        return child
-
-    def _histogram(self, method: str, route: str) -> Any:
-        key = (method, route)
-        child = self._timed.get(key)
-        if child is None:
-            child = self._timed[key] = self.metrics.http_duration.labels(method, route)
-        return child
 
     async def _within_cap(
         self, headers: dict[bytes, bytes], method: str, receive: Receive
