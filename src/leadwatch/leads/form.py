@@ -35,6 +35,16 @@ class Consent(BaseModel):
     policy_version: str | None = Field(None, max_length=32, description="Privacy policy shown.")
 
 
+def normalize_email(value: str) -> str:
+    """An address as leads store it (checked, normalised, lower case); ValueError names
+    what is wrong. Whatever looks a person up by address must normalise it the same way."""
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(str(exc)) from None
+    return checked.normalized.lower()
+
+
 class LeadIn(BaseModel):
     """A contact-form submission (JSON or form fields of the same names)."""
 
@@ -74,11 +84,7 @@ class LeadIn(BaseModel):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        try:
-            checked = validate_email(value.strip(), check_deliverability=False)
-        except EmailNotValidError as exc:
-            raise ValueError(str(exc)) from None
-        return checked.normalized.lower()
+        return normalize_email(value)
 
     @field_validator("phone", "company_size", "budget", "country", mode="before")
     @classmethod

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from leadwatch.leads.form import LeadIn
+from leadwatch.leads.form import normalize_email
 from leadwatch.leads.models import Lead
 
 # What an erased text field reads afterwards. It is no valid e-mail address and has
@@ -46,8 +46,7 @@ class Subject:
     @classmethod
     def parse(cls, email: str, phone: str | None = None, site_id: str | None = None) -> Subject:
         try:
-            # The intake's own rule: a lookup must normalise as the stored value was.
-            normalised = LeadIn._email(email)  # type: ignore[operator]
+            normalised = normalize_email(email)
         except ValueError as exc:
             raise SubjectError("email", str(exc)) from None
         digits = None
