@@ -255,6 +255,8 @@ def test_security_page_matches_the_security_api(seeded: TestClient) -> None:
     assert num(keys["bans"]) == summary["bans_active"] == 1
     assert num(keys["ip-203.0.113.1"]) == 2
     assert "<code>203.0.113.9" in html  # the active ban
+    # The targets: MTTD < 5 min, MTTR < 15 min, false positives < 10 %.
+    assert all(t in html for t in ("target 5 min", "target 15 min", "target 10 %"))
 
 
 def test_logs_page_search_facets_histogram_and_records(seeded: TestClient) -> None:

@@ -15,11 +15,10 @@ from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.runtime import Runtime
 from leadwatch.security import api as security_api
 from leadwatch.security.events import EVENT_TYPE
+from leadwatch.security.incidents import TARGETS
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import utc_naive
 
-# Targets of the brief's security KPIs.
-TARGETS = {"mttd_seconds": 300.0, "mttr_seconds": 3600.0, "false_positive_rate": 0.05}
 TOP = 10
 
 
