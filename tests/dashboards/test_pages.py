@@ -229,6 +229,8 @@ def test_executive_page_matches_the_apis(seeded: TestClient) -> None:
     lcp = next(r for r in rows if r["metric"] == "LCP")
     assert num(keys["cwv-LCP"]) == pytest.approx(lcp["p75"] * 1000, abs=0.5)
     assert set(re.findall(r'<div class="chart" id="([\w-]+)"', html)) == {"leads-per-day", "tiers", "sources"}
+    sources = [v for k, v in keys.items() if k.startswith("source-")]
+    assert sources and not any(v.endswith(".0") for v in sources)  # lead counts, not "2.0"
     impact = seeded.get("/api/v1/marketing/revenue-impact", headers=ADMIN, params=api_range(w)).json()
     assert impact["estimate"] and "estimate" in html
     assert num(keys["lost-leads-incidents"].lstrip("≈ ")) == pytest.approx(impact["during_incidents"]["lost_leads"], abs=0.05)

@@ -57,8 +57,9 @@ def bars(labels: Sequence[str], values: Sequence[float], *, unit: str = "") -> d
     """Horizontal bars, one per label (categories top to bottom)."""
     return {
         "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
-        "grid": {"left": 8, "right": 24, "top": 8, "bottom": 24, "containLabel": True},
-        "xAxis": {"type": "value", "name": unit},
+        # The unit sits centred under the axis: at the axis end it was cut to "lea".
+        "grid": {"left": 8, "right": 24, "top": 8, "bottom": 36 if unit else 24, "containLabel": True},
+        "xAxis": {"type": "value", "name": unit, "nameLocation": "middle", "nameGap": 26},
         "yAxis": {"type": "category", "inverse": True, "data": list(labels)},
         "series": [{"type": "bar", "data": [round(v, 6) for v in values]}],
     }

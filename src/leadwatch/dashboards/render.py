@@ -14,7 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from leadwatch import __version__
 from leadwatch.dashboards import charts
-from leadwatch.dashboards.panels import seconds
+from leadwatch.dashboards.panels import count, seconds
 from leadwatch.dashboards.status import LABELS
 from leadwatch.dashboards.timerange import PRESET_LABELS, TimeRange
 from leadwatch.security.sessions import CurrentUser
@@ -26,6 +26,8 @@ templates.env.globals.update(version=__version__, status_labels=LABELS, preset_l
 templates.env.filters["chart"] = charts.as_json
 templates.env.filters["parse_query"] = parse_qsl
 templates.env.globals["seconds"] = seconds
+# Lead counts can be fractional credit; whole numbers show without ".0".
+templates.env.globals["count"] = count
 
 def facet_term(value: str) -> str:
     """A facet value as a term of the log search syntax (quoted unless plain)."""
