@@ -1,22 +1,30 @@
 """The generated Grafana dashboards: committed files match the generator, every
 PromQL query parses and answers on a real Prometheus scraping a real leadwatch,
-and every SQL query runs on a real PostgreSQL holding leadwatch's events."""
+every SQL query runs on a real PostgreSQL holding leadwatch's events and records
+(as a role with only the documented grants), and the money panels give the numbers
+the leads and marketing APIs give for the same leads, spend and range."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import uuid
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 import pytest
+from fastapi.testclient import TestClient
+from psycopg.rows import dict_row
 from typer.testing import CliRunner
 
+from leadwatch.app import create_app
 from leadwatch.cli import app as cli
-from leadwatch.dashboards.grafana.catalogue import DASHBOARDS
+from leadwatch.dashboards.grafana import catalogue
+from leadwatch.dashboards.grafana.catalogue import DASHBOARDS, READER_GRANTS
 from leadwatch.dashboards.grafana.export import files
 from leadwatch.settings import Settings
 from leadwatch.store.events import EventStore
@@ -115,7 +123,9 @@ def test_the_request_panels_have_data(scraped: PrometheusServer) -> None:
 
 
 def grafana_to_sql(sql: str, start: str, end: str) -> str:
+    """The query with Grafana's macros expanded as its PostgreSQL data source does."""
     sql = re.sub(r"\$__timeFilter\((\w+)\)", rf"\1 BETWEEN '{start}' AND '{end}'", sql)
+    sql = sql.replace("$__timeFrom()", f"'{start}'").replace("$__timeTo()", f"'{end}'")
     return re.sub(
         r"\$__timeGroupAlias\((\w+), '1([dh])'\)",
         lambda m: f"floor(extract(epoch from {m.group(1)}) / {86400 if m.group(2) == 'd' else 3600})"
@@ -124,10 +134,67 @@ def grafana_to_sql(sql: str, start: str, end: str) -> str:
     )
 
 
+def grafana_time(ts: datetime) -> str:
+    return f"{ts:%Y-%m-%dT%H:%M:%S}Z"
+
+
+@pytest.fixture
+def reader(pg_url: str) -> Iterator[str]:
+    """A login role for Grafana, granted READER_GRANTS by ``grant`` once the tables exist."""
+    role = f"grafana_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    yield role
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"DROP OWNED BY {role}")
+        conn.execute(f"DROP ROLE {role}")
+
+
+def grant(pg_url: str, role: str) -> str:
+    """Give ``role`` the documented grants; the URL to connect as it."""
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        for statement in READER_GRANTS:
+            conn.execute(statement.replace(" TO grafana", f" TO {role}"))
+    return pg_url.replace("//postgres@", f"//{role}@", 1)
+
+
+def run_panel(url: str, sql: str, start: datetime, end: datetime) -> list[dict[str, Any]]:
+    query = grafana_to_sql(sql, grafana_time(start), grafana_time(end))
+    with psycopg.connect(url) as conn, conn.cursor(row_factory=dict_row) as cur:
+        return cur.execute(query).fetchall()
+
+
+def test_the_grants_are_documented() -> None:
+    text = (ROOT / "docs" / "dashboards.md").read_text(encoding="utf-8")
+    for statement in READER_GRANTS:
+        assert statement in text, statement
+
+
+@pytest.fixture
+def money_app(settings_for: Any) -> Iterator[TestClient]:
+    """The app on a fresh PostgreSQL database, taking many test leads."""
+    settings = settings_for("postgres", security={"enabled": False},
+                            leads={"rate_limit_per_email": 100, "rate_limit_per_ip": 100})
+    with TestClient(create_app(settings)) as client:
+        yield client
+
+
+def add_lead(client: TestClient, email: str, outcome: dict[str, Any] | None = None, **utm: str) -> int:
+    made = client.post("/api/leads", json={"name": "N", "email": email, **utm})
+    assert made.status_code in (200, 201, 202), made.text
+    lead_id = int(made.json()["id"])
+    if outcome is not None:
+        done = client.post(f"/api/v1/leads/{lead_id}/followups", headers=ADMIN, json=outcome)
+        assert done.status_code == 201, done.text
+    return lead_id
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("backend", ["postgres"], indirect=True)
 @pytest.mark.parametrize("sql", SQL)
-def test_sql_panels_run_on_postgresql(settings: Settings, store: EventStore, sql: str) -> None:
+def test_sql_panels_run_on_postgresql(
+    settings: Settings, store: EventStore, money_app: TestClient, pg_url: str, reader: str, sql: str
+) -> None:
     now = utcnow()
     store.write_batch(EVENTS, [
         Event("default", now - timedelta(hours=1), "pageview", session_id="s1", path="/",
@@ -136,9 +203,75 @@ def test_sql_panels_run_on_postgresql(settings: Settings, store: EventStore, sql
         Event("default", now, "security", name="sqli", path="/x",
               props={"ip": "203.0.113.9", "action": "blocked"}).row(),
     ])
-    assert settings.storage.database_url is not None
-    query = grafana_to_sql(sql, f"{now - timedelta(days=1):%Y-%m-%dT%H:%M:%S}Z",
-                           f"{now + timedelta(minutes=1):%Y-%m-%dT%H:%M:%S}Z")
-    with psycopg.connect(settings.storage.database_url.get_secret_value()) as conn:
-        rows = conn.execute(query).fetchall()
-    assert rows, query
+    add_lead(money_app, "won@example.com", {"status": "won", "value": 100})
+    spent = money_app.post("/api/v1/marketing/spend", headers=ADMIN,
+                           json={"channel": "Email", "month": f"{now:%Y-%m}", "amount": 300})
+    assert spent.status_code == 201, spent.text
+    rows = run_panel(grant(pg_url, reader), sql, now - timedelta(days=1), now + timedelta(minutes=1))
+    assert rows, sql
+
+
+@pytest.mark.postgres
+def test_money_panels_equal_the_apis(money_app: TestClient, pg_url: str, reader: str) -> None:
+    """Leads without a journey, so every attribution model credits the lead's own
+    channel and the UI's numbers are the ones the panels must show."""
+    client = money_app
+    now = utcnow().replace(microsecond=0)
+    today = now.date()
+    # The range: three days back (a part of a day, so spend is prorated) to just after now.
+    start, end = now - timedelta(days=3), now + timedelta(minutes=1)
+    for body in ({"channel": "Paid Search", "start": str(today - timedelta(days=9)), "end": str(today),
+                  "amount": 1000},
+                 {"channel": "Paid Social", "start": str(today - timedelta(days=1)), "end": str(today + timedelta(days=1)),
+                  "amount": 300},
+                 # Before the range: neither its channel nor its amount counts.
+                 {"channel": "Email", "start": str(today - timedelta(days=40)), "end": str(today - timedelta(days=20)),
+                  "amount": 500}):
+        assert client.post("/api/v1/marketing/spend", headers=ADMIN, json=body).status_code == 201
+    paid = {"utm_source": "google", "utm_medium": "cpc"}
+    add_lead(client, "a@example.com", {"status": "won", "value": 5000}, **paid)
+    add_lead(client, "b@example.com", {"status": "lost"}, **paid)
+    add_lead(client, "c@example.com", {"status": "won", "value": 1200}, utm_source="newsletter", utm_medium="email")
+    unknown = add_lead(client, "d@example.com")
+    old = add_lead(client, "e@example.com", {"status": "won", "value": 999}, **paid)
+    spam = add_lead(client, "f@example.com", {"status": "won", "value": 777}, **paid)
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("UPDATE leads SET created_at = created_at - interval '30 days' WHERE id = %s", (old,))
+        conn.execute("UPDATE leads SET rejected_reason = 'spam' WHERE id = %s", (spam,))
+        # A lead without a channel and a journey is Direct to the UI.
+        conn.execute("UPDATE leads SET channel = NULL WHERE id = %s", (unknown,))
+    url = grant(pg_url, reader)
+
+    params = {"site": "default", "from": grafana_time(start), "to": grafana_time(end)}
+    tiers = client.get("/api/v1/leads/scoring-report", headers=ADMIN, params=params).json()["tiers"]
+    ui_won_value = sum(t["won_value"] for t in tiers)  # the Executive page's Won value
+    assert ui_won_value == 6200
+    assert run_panel(url, catalogue.WON_VALUE, start, end) == [{"won value": ui_won_value}]
+    per_day = run_panel(url, catalogue.WON_VALUE_PER_DAY, start, end)
+    assert sum(r["won value"] for r in per_day) == ui_won_value
+    assert [r["time"] for r in per_day] == [(today - date(1970, 1, 1)).days * 86_400]
+    outcomes = {status: client.get("/api/v1/leads", headers=ADMIN, params={**params, "status": status}).json()["total"]
+                for status in ("won", "lost", "new")}
+    assert outcomes == {"won": 2, "lost": 1, "new": 1}
+    assert run_panel(url, catalogue.LEAD_OUTCOMES, start, end) == [{"won": 2, "lost": 1, "open": 1}]
+
+    roi = client.get("/api/v1/marketing/roi", headers=ADMIN, params=params).json()["channel"]
+    panel = run_panel(url, catalogue.CHANNEL_ROI, start, end)
+    assert [r["channel"] for r in panel] == [r["key"] for r in roi["rows"]] + ["Total"]
+    assert [r["channel"] for r in panel] == ["Paid Search", "Paid Social", "Direct", "Email", "Total"]
+    columns = {"spend": "spend", "leads": "leads", "won leads": "won", "won value": "value",
+               "cost per lead": "cost_per_lead", "ROAS": "roas", "ROI": "roi"}
+    for got, want in zip(panel, [*roi["rows"], roi["total"]], strict=True):
+        for column, key in columns.items():
+            if want[key] is None:
+                assert got[column] is None, (got, column)
+            else:
+                assert float(got[column]) == pytest.approx(want[key]), (got, column)
+    by_channel = {r["channel"]: r for r in panel}
+    # By hand: Paid Search spends 100 a day; its leads won 5000 in the range.
+    search = by_channel["Paid Search"]
+    assert (search["leads"], search["won leads"], search["won value"]) == (2, 1, 5000)
+    assert 300 < float(search["spend"]) <= 400
+    assert float(search["ROI"]) == pytest.approx((5000 - float(search["spend"])) / float(search["spend"]))
+    assert by_channel["Paid Social"]["leads"] == 0 and float(by_channel["Paid Social"]["ROI"]) == -1
+    assert by_channel["Email"]["spend"] == 0 and by_channel["Email"]["ROAS"] is None

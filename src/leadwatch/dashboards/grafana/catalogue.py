@@ -1,5 +1,6 @@
 """The four dashboards of the brief, on leadwatch's metric names (PromQL) and, for
-what Prometheus cannot hold (paths, addresses), SQL on the PostgreSQL event store.
+what Prometheus cannot hold (paths, addresses, money), SQL on the PostgreSQL event
+and record stores.
 
 Every expression here is run against a real Prometheus scraping leadwatch and
 every SQL query against a real PostgreSQL by tests/dashboards/test_grafana.py.
@@ -60,6 +61,66 @@ SESSIONS_BY_CHANNEL = (
     "count(DISTINCT session_id) AS value FROM events "
     "WHERE type = 'pageview' AND $__timeFilter(ts) GROUP BY 1, 2 ORDER BY 1"
 )
+# The money panels read the record store's leads and marketing_spend tables. A lead
+# counts as the UI counts it: accepted (not rejected), created in [from, to), so the
+# range is half-open like the UI's rather than $__timeFilter's BETWEEN.
+LEADS_IN_RANGE = (
+    "FROM leads WHERE rejected_reason IS NULL "
+    "AND created_at >= $__timeFrom() AND created_at < $__timeTo()"
+)
+WON_VALUE = f"SELECT coalesce(sum(won_value), 0) AS \"won value\" {LEADS_IN_RANGE} AND status = 'won'"
+WON_VALUE_PER_DAY = (
+    f"SELECT $__timeGroupAlias(created_at, '1d'), coalesce(sum(won_value), 0) AS \"won value\" "
+    f"{LEADS_IN_RANGE} AND status = 'won' GROUP BY 1 ORDER BY 1"
+)
+LEAD_OUTCOMES = (
+    "SELECT count(*) FILTER (WHERE status = 'won') AS \"won\", "
+    "count(*) FILTER (WHERE status = 'lost') AS \"lost\", "
+    f"count(*) FILTER (WHERE status NOT IN ('won', 'lost')) AS \"open\" {LEADS_IN_RANGE}"
+)
+# A spend line's amount is spread evenly over its whole UTC days (marketing/spend.py):
+# the range gets amount x (seconds of the line's days it covers) / (the line's seconds).
+_LINE_START = "(first_day::timestamp AT TIME ZONE 'UTC')"
+_LINE_END = "((last_day + 1)::timestamp AT TIME ZONE 'UTC')"
+# Per channel, as the built-in Channel ROI table (marketing/roi.py) with the channel
+# stored on the lead (see CHANNEL_ROI_CREDIT), and a Total row.
+CHANNEL_ROI = (
+    "WITH spend AS ("
+    "SELECT channel, sum(amount * greatest(extract(epoch FROM "
+    f"least($__timeTo()::timestamptz, {_LINE_END}) - greatest($__timeFrom()::timestamptz, {_LINE_START})), 0) "
+    "/ ((last_day - first_day + 1) * 86400)) AS spend FROM marketing_spend "
+    f"WHERE {_LINE_START} < $__timeTo() AND {_LINE_END} > $__timeFrom() GROUP BY channel), "
+    "credit AS ("
+    "SELECT coalesce(channel, 'Direct') AS channel, count(*) AS leads, "
+    "count(*) FILTER (WHERE status = 'won') AS won, "
+    "coalesce(sum(won_value) FILTER (WHERE status = 'won'), 0) AS value "
+    f"{LEADS_IN_RANGE} GROUP BY 1), "
+    "joined AS ("
+    "SELECT coalesce(s.channel, c.channel) AS channel, coalesce(s.spend, 0) AS spend, "
+    "coalesce(c.leads, 0) AS leads, coalesce(c.won, 0) AS won, coalesce(c.value, 0) AS value "
+    "FROM spend s FULL JOIN credit c ON c.channel = s.channel) "
+    "SELECT CASE WHEN grouping(channel) = 1 THEN 'Total' ELSE channel END AS \"channel\", "
+    "sum(spend) AS \"spend\", sum(leads) AS \"leads\", sum(won) AS \"won leads\", "
+    "sum(value) AS \"won value\", sum(spend) / nullif(sum(leads), 0) AS \"cost per lead\", "
+    "sum(value) / nullif(sum(spend), 0) AS \"ROAS\", "
+    "(sum(value) - sum(spend)) / nullif(sum(spend), 0) AS \"ROI\" "
+    "FROM joined GROUP BY GROUPING SETS ((channel), ()) "
+    "ORDER BY grouping(channel), 2 DESC, 3 DESC, 1"
+)
+CHANNEL_ROI_CREDIT = (
+    "Credit goes to the channel stored on each lead (the first touch of its attribution "
+    "token, else the channel of the submission itself), not to an attribution model: "
+    "it equals the UI's Channel ROI for leads without a journey or with one of a single "
+    "channel within the attribution lookback."
+)
+# What Grafana's PostgreSQL role needs for every SQL panel: the events, the spend and,
+# of the leads, only the columns the panels read (no names, addresses or messages).
+READER_GRANTS = (
+    "GRANT SELECT ON events, marketing_spend TO grafana",
+    "GRANT SELECT (created_at, status, rejected_reason, channel, won_value) ON leads TO grafana",
+)
+MONEY = "In the site's currency (marketing.sites.<site>.currency), every site together."
+
 OFFENDING_ADDRESSES = (
     "SELECT props ->> 'ip' AS \"address\", count(*) AS \"events\", "
     "string_agg(DISTINCT name, ', ') AS \"threats\", max(ts) AS \"last seen\" FROM events "
@@ -70,7 +131,7 @@ OFFENDING_ADDRESSES = (
 EXECUTIVE = Dashboard(
     uid="leadwatch-executive",
     title="leadwatch / Executive",
-    description="Leads, conversion, availability and Core Web Vitals at a glance.",
+    description="Leads, won value, conversion, availability and Core Web Vitals at a glance.",
     time_from="now-7d",
     rows=(
         Row("Today's business", (
@@ -84,6 +145,17 @@ EXECUTIVE = Dashboard(
             Panel("Synthetic journeys passing", "stat",
                   (Query(f"avg(avg_over_time(leadwatch_probe_success[{RANGE}]))"),),
                   unit="percentunit", steps=((None, RED), (0.95, AMBER), (0.99, GREEN))),
+        )),
+        Row("Revenue (PostgreSQL)", (
+            Panel("Won value", "stat", (Query(WON_VALUE, sql=True),), unit="none",
+                  description="Sum of the deal values of the range's leads that were won, as the UI's "
+                              f"Won value (by the lead's creation time). {MONEY}"),
+            Panel("Leads won, lost and open", "stat", (Query(LEAD_OUTCOMES, sql=True),),
+                  description="The range's leads by outcome; open (new, contacted or qualified) is the "
+                              "pipeline. leadwatch defines no expected value for an open lead, so the "
+                              "pipeline is counted, not valued."),
+            Panel("Won value per day", "timeseries", (Query(WON_VALUE_PER_DAY, sql=True),), unit="none",
+                  width=12, description=f"Won deal values by the UTC day the lead came in. {MONEY}"),
         )),
         Row("Leads", (
             Panel("Leads per hour by tier", "timeseries",
@@ -182,7 +254,7 @@ OPERATIONS = Dashboard(
 MARKETING = Dashboard(
     uid="leadwatch-marketing",
     title="leadwatch / Marketing Intelligence",
-    description="Traffic and leads by channel and device, landing pages and Web Vitals.",
+    description="Traffic, leads and channel ROI by channel and device, landing pages and Web Vitals.",
     time_from="now-7d",
     rows=(
         Row("Channels", (
@@ -209,6 +281,13 @@ MARKETING = Dashboard(
             Panel("Sessions by channel", "timeseries", (Query(SESSIONS_BY_CHANNEL, sql=True),),
                   width=12, stacked=True),
             Panel("Landing pages", "table", (Query(LANDING_PAGES, sql=True),), width=12),
+        )),
+        Row("Channel ROI (PostgreSQL)", (
+            Panel("Channel ROI", "table", (Query(CHANNEL_ROI, sql=True),), width=24,
+                  description="Per channel: spend entered through the spend API prorated to the range by "
+                              "day, leads, won leads, won value, cost per lead, ROAS = value / spend and "
+                              f"ROI = (value - spend) / spend. {CHANNEL_ROI_CREDIT} Budgets from settings "
+                              f"are not in the database and not counted. {MONEY}"),
         )),
         Row("Core Web Vitals (p75 by device)", tuple(
             Panel(f"{name} p75", "timeseries", (Query(vital_p75(name, "device"), "{{device}}"),),
