@@ -6,9 +6,10 @@ equal what the admin API answers for the same site and range."""
 from __future__ import annotations
 
 import html as htmllib
+import json
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -229,6 +230,10 @@ def test_executive_page_matches_the_apis(seeded: TestClient) -> None:
     lcp = next(r for r in rows if r["metric"] == "LCP")
     assert num(keys["cwv-LCP"]) == pytest.approx(lcp["p75"] * 1000, abs=0.5)
     assert set(re.findall(r'<div class="chart" id="([\w-]+)"', html)) == {"leads-per-day", "tiers", "sources"}
+    series = json.loads(htmllib.unescape(re.search(r'id="leads-per-day"[^>]*data-chart="([^"]+)"', html)[1]))
+    span = [datetime.fromisoformat(v).replace(tzinfo=UTC).timestamp() * 1000 for v in api_range(w).values()
+            if v != "default"]
+    assert [series["xAxis"]["min"], series["xAxis"]["max"]] == span  # the time axis is the page's range
     sources = [v for k, v in keys.items() if k.startswith("source-")]
     assert sources and not any(v.endswith(".0") for v in sources)  # lead counts, not "2.0"
     impact = seeded.get("/api/v1/marketing/revenue-impact", headers=ADMIN, params=api_range(w)).json()

@@ -29,16 +29,22 @@ def time_series(
     stacked: bool = False,
     kind: str = "line",
     max_value: float | None = None,
+    span: tuple[datetime | float, datetime | float] | None = None,
 ) -> dict[str, Any]:
-    """Lines (or stacked bars) over a UTC time axis; ``unit`` labels the value axis."""
+    """Lines (or stacked bars) over a UTC time axis; ``unit`` labels the value axis.
+    ``span`` pins the time axis to the page's range, so every chart of a page lines up
+    and a range with few points is not stretched to ECharts' own guess."""
     y_axis: dict[str, Any] = {"type": "value", "name": unit, "min": 0}
     if max_value is not None:
         y_axis["max"] = max_value
+    x_axis: dict[str, Any] = {"type": "time"}
+    if span is not None:
+        x_axis.update(min=_ms(span[0]), max=_ms(span[1]))
     return {
         "tooltip": {"trigger": "axis"},
         "legend": {"type": "scroll", "bottom": 0},
         "grid": {"left": 50, "right": 16, "top": 28, "bottom": 48},
-        "xAxis": {"type": "time"},
+        "xAxis": x_axis,
         "yAxis": y_axis,
         "series": [
             {

@@ -92,7 +92,7 @@ def operations(runtime: Runtime, history: MetricsHistory, tr: TimeRange, site_id
                      w.quantiles[0.95], status(w.error_rate, limits["error_rate"]))
             for name, w in selfmetrics.routes(history, first, last)
         ]
-        chart_options.update(_history_charts(history, samples, start, tr.bucket_seconds))
+        chart_options.update(_history_charts(history, samples, (start, end), tr.bucket_seconds))
 
     now_sample = samples[-1] if samples else history.snapshot()
     host = now_sample.host
@@ -121,7 +121,8 @@ def operations(runtime: Runtime, history: MetricsHistory, tr: TimeRange, site_id
         for row in stored:
             by_type.setdefault(row["type"], []).append((row["bucket"], float(row["events"])))
         chart_options["stored"] = charts.time_series(
-            by_type, unit=f"events per {seconds(tr.bucket_seconds)}", stacked=True, kind="bar"
+            by_type, unit=f"events per {seconds(tr.bucket_seconds)}", stacked=True, kind="bar",
+            span=(start, end),
         )
     access = route_stats(runtime.events, site_id=site_id, start=tr.start, end=tr.end, limit=25)
     for row in access:
@@ -140,9 +141,9 @@ def operations(runtime: Runtime, history: MetricsHistory, tr: TimeRange, site_id
 
 
 def _history_charts(
-    history: MetricsHistory, samples: list[Sample], start: float, bucket_seconds: int
+    history: MetricsHistory, samples: list[Sample], span: tuple[float, float], bucket_seconds: int
 ) -> dict[str, dict[str, Any]]:
-    points = selfmetrics.downsample(samples, start, bucket_seconds)
+    points = selfmetrics.downsample(samples, span[0], bucket_seconds)
     pairs = [(a, b) for a, b in pairwise(points) if b.ts > a.ts]
     windows = [selfmetrics.window(history, a, b) for a, b in pairs]
     ends = [b for _, b in pairs]
@@ -154,11 +155,13 @@ def _history_charts(
                 "4xx": [(w.end, w.client_errors / (w.end - w.start)) for w in windows],
             },
             unit="req/s",
+            span=span,
         ),
         "latency": charts.time_series(
             {f"p{round(q * 100)}": [(w.end, w.quantiles[q]) for w in windows]
              for q in selfmetrics.QUANTILES},
             unit="seconds",
+            span=span,
         ),
         "host": charts.time_series(
             {
@@ -168,6 +171,7 @@ def _history_charts(
             },
             unit="%",
             max_value=100,
+            span=span,
         ),
         "network": charts.time_series(
             {
@@ -177,10 +181,12 @@ def _history_charts(
                              for a, b in pairs],
             },
             unit="bytes/s",
+            span=span,
         ),
         "buffer": charts.time_series(
             {"waiting": [(s.ts, selfmetrics.buffer_depth(history, s)) for s in ends]},
             unit="events",
+            span=span,
         ),
     }
 

@@ -69,7 +69,7 @@ async def executive(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, 
             "series": charts.time_series(
                 {"leads": [(r["ts"], r["leads"]) for r in overview["series"]],
                  "visitors": [(r["ts"], r["visitors"]) for r in overview["series"]]},
-                kind="bar"),
+                kind="bar", span=(tr.start, tr.end)),
             "tiers": charts.bars([t["tier"] for t in tier_rows], [t["leads"] for t in tier_rows], unit="leads"),
             "sources": charts.bars([r["key"] for r in overview["by_channel"]],
                                    [r["leads"] for r in overview["by_channel"]], unit="leads"),

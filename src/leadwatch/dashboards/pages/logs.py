@@ -38,7 +38,7 @@ async def logs(runtime: Runtime, tr: TimeRange, site_id: str, q: str, dataset: s
     buckets = result["histogram"]["buckets"]
     histogram = charts.time_series(
         {"lines": [(b["ts"], b["count"]) for b in buckets]}, kind="bar",
-        unit=f"lines per {result['histogram']['interval_seconds']} s") if buckets else None
+        unit=f"lines per {result['histogram']['interval_seconds']} s", span=(tr.start, tr.end)) if buckets else None
     return {"q": q, "dataset": dataset, "datasets": DATASETS, "error": None, "result": result,
             "charts": {"histogram": histogram}}
 

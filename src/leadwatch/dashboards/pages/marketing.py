@@ -65,7 +65,7 @@ async def marketing(runtime: Runtime, tr: TimeRange, site_id: str, model: str) -
             "traffic": charts.time_series(
                 {"visitors": [(r["ts"], r["visitors"]) for r in overview["series"]],
                  "leads": [(r["ts"], r["leads"]) for r in overview["series"]]},
-                unit=f"per {overview['interval']}"),
+                unit=f"per {overview['interval']}", span=(tr.start, tr.end)),
         },
         "quality_tiers": TIERS,
         "model": model,
