@@ -65,6 +65,13 @@ def test_stored_events_chart_appears_once_events_are_stored(ui: TestClient) -> N
     assert sum(v for _, v in stored["series"][0]["data"]) == 3
 
 
+def test_a_chart_with_nothing_to_draw_says_so_instead_of_bare_axes(ui: TestClient) -> None:
+    html = ui.get("/ui/security?range=1h").text  # a fresh install: no security events
+    for chart in ("threats", "ips", "countries"):
+        assert f'<p class="chart empty" id="{chart}">Nothing in this range.</p>' in html
+    assert charts(html) == {}
+
+
 def test_status_colours_follow_the_thresholds(settings_for) -> None:  # type: ignore[no-untyped-def]
     settings = settings_for(dashboards={"thresholds": {
         "cpu_percent": {"warn": -2, "critical": -1},  # any CPU reading is critical

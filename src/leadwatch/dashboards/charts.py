@@ -71,5 +71,10 @@ def bars(labels: Sequence[str], values: Sequence[float], *, unit: str = "") -> d
     }
 
 
+def is_empty(option: dict[str, Any]) -> bool:
+    """True when no series has a point: the page says so instead of drawing bare axes."""
+    return not any(s.get("data") for s in option.get("series", ()))
+
+
 def as_json(option: dict[str, Any]) -> str:
     return orjson.dumps(option).decode()

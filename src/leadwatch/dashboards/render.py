@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.globals.update(version=__version__, status_labels=LABELS, preset_labels=PRESET_LABELS)
 templates.env.filters["chart"] = charts.as_json
+templates.env.tests["empty_chart"] = charts.is_empty
 templates.env.filters["parse_query"] = parse_qsl
 templates.env.globals["seconds"] = seconds
 # Lead counts can be fractional credit; whole numbers show without ".0".
