@@ -6,8 +6,9 @@ alerting APIs' handlers."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 
@@ -19,7 +20,7 @@ from leadwatch.leads.queries import LeadFilter, scoring_report
 from leadwatch.marketing import analytics, revenue_api
 from leadwatch.marketing import routes as analytics_api
 from leadwatch.runtime import Runtime
-from leadwatch.store.schema import utc_aware, utcnow
+from leadwatch.store.schema import utc_aware, utc_naive, utcnow
 
 CORE_VITALS = ("LCP", "INP", "CLS")
 
@@ -40,9 +41,16 @@ def slo_status(slo: dict[str, Any]) -> str:
     return "ok" if remaining > 0.25 else "warn" if remaining > 0 else "critical"
 
 
-def leads_today(runtime: Runtime, site_id: str, now: datetime | None = None) -> int:
+def local_midnight(now: datetime, zone: ZoneInfo) -> datetime:
+    """The start of ``now``'s day in ``zone``, in the storage form (naive UTC): "today"
+    is the site's day, not UTC's, for a site in New York or Sydney."""
+    local = utc_aware(now).astimezone(zone)
+    return utc_naive(datetime.combine(local.date(), time(), tzinfo=zone))
+
+
+def leads_today(runtime: Runtime, site_id: str, zone: ZoneInfo, now: datetime | None = None) -> int:
     now = now or utcnow()
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    midnight = local_midnight(now, zone)
     return len(analytics.leads_in(runtime.records, analytics.Scope(site_id, midnight, now + timedelta(seconds=1))))
 
 
@@ -60,7 +68,8 @@ async def executive(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, 
     slos = (await alerting_api.list_slos(runtime, "admin"))["slos"]
     alerts = (await alerting_api.list_alerts(runtime, "admin"))["alerts"]
     tier_rows = await run_in_threadpool(tiers, runtime, tr, site_id)
-    today = await run_in_threadpool(leads_today, runtime, site_id)
+    zone = next(s.timezone for s in runtime.settings.sites if s.id == site_id)
+    today = await run_in_threadpool(leads_today, runtime, site_id, ZoneInfo(zone))
     impact = await revenue_api.revenue_impact(s, runtime)
     totals = overview["totals"]
     core = [r for r in vitals["rows"] if r["metric"] in CORE_VITALS]
@@ -78,6 +87,7 @@ async def executive(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, 
         "totals": totals,
         "conversion_status": conversion_status(totals["conversion_rate"], totals["target"]),
         "leads_today": today,
+        "timezone": zone,
         "series": overview["series"],
         "interval": overview["interval"],
         "tiers": tier_rows,
