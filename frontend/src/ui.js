@@ -110,3 +110,42 @@ document.addEventListener("htmx:afterSwap", (event) => {
   while (list.children.length > max) list.lastElementChild.remove();
 });
 document.addEventListener("DOMContentLoaded", liveTail);
+
+// A failed action (a 409 because a colleague resolved the incident first, a 422 naming
+// the field, a 403 after the session changed) says why at the top of the page instead of
+// doing nothing. JSON errors carry error.message; the UI's HTML error pages a ".error".
+function problemText(xhr) {
+  const type = xhr.getResponseHeader("content-type") || "";
+  try {
+    if (type.includes("json")) return JSON.parse(xhr.responseText).error.message;
+    if (type.includes("html")) {
+      const doc = new DOMParser().parseFromString(xhr.responseText, "text/html");
+      return doc.querySelector(".error").textContent;
+    }
+  } catch { /* fall through to the status line */ }
+  return `${xhr.status} ${xhr.statusText}`;
+}
+
+function showProblem(text) {
+  const page = document.getElementById("page");
+  if (!page) return;
+  let box = document.getElementById("problem");
+  if (!box) {
+    box = document.createElement("p");
+    box.id = "problem";
+    box.className = "problem";
+    box.setAttribute("role", "alert");
+    page.prepend(box);
+  }
+  box.textContent = text;
+}
+
+document.addEventListener("htmx:responseError", (event) => {
+  const xhr = event.detail.xhr;
+  if (xhr.getResponseHeader("HX-Redirect")) return; // htmx goes to the login page itself
+  if (event.detail.elt.id === "page") return; // a failed refresh keeps the page as it was
+  showProblem(problemText(xhr));
+});
+document.addEventListener("htmx:sendError", (event) => {
+  if (event.detail.elt.id !== "page") showProblem("leadwatch did not answer: check the connection and try again.");
+});

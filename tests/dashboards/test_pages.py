@@ -298,6 +298,33 @@ def test_alerts_page_lists_incidents_and_acknowledges_them(seeded: TestClient) -
     assert seeded.post("/ui/alerts/incidents/9999/resolve").status_code == 404
 
 
+def test_alerts_page_silences_and_expires_through_the_alerting_api(ui: TestClient) -> None:
+    assert "No silences or maintenance windows" in ui.get("/ui/alerts").text
+    hx = {"HX-Request": "true"}
+    made = ui.post("/ui/alerts/silences", headers=hx, data={
+        "matchers": 'service=web, alertname=~"Web(Vitals|LCP),?.*"', "duration": "7200",
+        "kind": "maintenance", "comment": "deploy of the new theme"})
+    assert made.status_code == 204 and made.headers["HX-Redirect"].startswith("/ui/alerts")
+    [silence] = ui.get("/api/v1/silences", headers=ADMIN).json()["silences"]
+    assert silence["matchers"] == ["service=web", "alertname=~Web(Vitals|LCP),?.*"]  # the comma in quotes stays
+    assert silence["kind"] == "maintenance" and silence["created_by"] == TESTER.username
+    span = datetime.fromisoformat(silence["ends_at"]) - datetime.fromisoformat(silence["starts_at"])
+    assert span == timedelta(hours=2)
+    html = ui.get("/ui/alerts").text
+    assert f'data-key="silence-{silence["id"]}"' in html and "deploy of the new theme" in html
+    for data, field in (({"matchers": "service=web", "duration": "5", "comment": "x"}, "duration:"),
+                        ({"matchers": " , ", "duration": "3600", "comment": "x"}, "matchers:"),
+                        ({"matchers": "alertname=~(", "duration": "3600", "comment": "x"}, "bad regex"),
+                        ({"matchers": "service=web", "duration": "3600", "comment": " "}, "comment:")):
+        refused = ui.post("/ui/alerts/silences", headers=hx, data=data)
+        assert refused.status_code == 422 and field in refused.text, data
+    assert len(ui.get("/api/v1/silences", headers=ADMIN).json()["silences"]) == 1
+    assert ui.post(f"/ui/alerts/silences/{silence['id']}/expire", headers=hx).status_code == 204
+    assert ui.get("/api/v1/silences", headers=ADMIN).json()["silences"] == []
+    again = ui.post(f"/ui/alerts/silences/{silence['id']}/expire", headers=hx)
+    assert again.status_code == 404 and "no active silence" in again.text
+
+
 def test_pages_list_every_page_in_the_navigation(ui: TestClient) -> None:
     html = ui.get("/ui/executive").text
     for path in ("/ui/executive", "/ui/ops", "/ui/marketing", "/ui/leads", "/ui/security", "/ui/logs", "/ui/alerts"):

@@ -7,6 +7,7 @@ envelope, and an unauthenticated visitor is sent to the login page.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -20,6 +21,7 @@ from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
+from leadwatch.alerting import api as alerting_api
 from leadwatch.dashboards import guard, ops
 from leadwatch.dashboards.pages import alerts as alerts_page
 from leadwatch.dashboards.pages import executive as executive_page
@@ -242,11 +244,53 @@ async def incident_action(
     user: Annotated[CurrentUser, Depends(guard.ui_user)],
 ) -> Response:
     """Acknowledge or resolve through the alerting API's handler, as the logged-in user."""
-    from leadwatch.alerting import api as alerting_api
-
     try:
         await alerting_api.act_on_incident(incident_id, action, alerting_api.ActBody(by=user.username),
                                            runtime, "admin")
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+    return back(request, "/ui/alerts")
+
+
+# A matcher list as typed in the silence form: commas separate matchers, except inside quotes.
+MATCHER_ITEM = re.compile(r'(?:[^,"]|"[^"]*")+')
+
+
+@router.post("/alerts/silences")
+async def create_silence(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    user: Annotated[CurrentUser, Depends(guard.ui_user)],
+) -> Response:
+    """Silence or plan maintenance through the alerting API's handler, as the user."""
+    form = await request.form()
+    duration = str(form.get("duration") or "")
+    if not duration.isdigit() or int(duration) not in alerts_page.SILENCE_DURATIONS:
+        raise UiError(422, f"duration: must be one of {', '.join(alerts_page.SILENCE_DURATIONS.values())}")
+    try:
+        body = alerting_api.SilenceIn(
+            matchers=[m.strip() for m in MATCHER_ITEM.findall(str(form.get("matchers") or "")) if m.strip()],
+            duration_seconds=int(duration), kind=str(form.get("kind") or "silence"),
+            comment=str(form.get("comment") or "").strip(), created_by=user.username)
+    except ValidationError as exc:
+        fields = validation_fields(exc.errors())
+        raise UiError(422, "; ".join(f"{k}: {v}" for k, v in fields.items())) from None
+    try:
+        await alerting_api.create_silence(body, runtime, "admin")
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+    return back(request, "/ui/alerts")
+
+
+@router.post("/alerts/silences/{silence_id}/expire")
+async def expire_silence(
+    request: Request,
+    silence_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    _user: Annotated[CurrentUser, Depends(guard.ui_user)],
+) -> Response:
+    try:
+        await alerting_api.expire_silence(silence_id, runtime, "admin")
     except ApiError as exc:
         raise UiError(exc.status, exc.message) from None
     return back(request, "/ui/alerts")
