@@ -809,11 +809,9 @@ class AlertingSettings(Section):
     conversion_min_hourly_page_views: int = Field(
         100, ge=0, description="Minimum-traffic guard: page views in the last hour before the drop alert may fire."
     )
-    conversion_rate_target: float = Field(
-        0.03, gt=0, lt=1, description="ConversionRateBelowTarget: the daily conversion rate target."
-    )
-    conversion_min_daily_page_views: int = Field(
-        500, ge=0, description="Page views in the last day before ConversionRateBelowTarget may fire."
+    conversion_min_daily_visitors: int = Field(
+        200, ge=0, description="ConversionRateBelowTarget: a site's visitors in the last 24 hours "
+        "before it may fire (its target is collect.conversion_target)."
     )
     lcp_p75_seconds: float = Field(2.5, gt=0, description="WebVitalsLCP: p75 threshold.")
     cls_p75: float = Field(0.1, gt=0, description="WebVitalsCLS: p75 threshold.")

@@ -380,12 +380,15 @@ class Binary(Expr):
     right: Expr
     on: tuple[str, ...] | None = None  # match only on these labels (``on()``)
     ignoring: tuple[str, ...] = field(default=())
+    # Many-to-one: several left series may meet the same right one (a per-site rate
+    # against one target); evaluation already allows it, PromQL must be told.
+    group_left: bool = False
 
     def promql(self) -> str:
         matching = (
             f" on({', '.join(self.on)})" if self.on is not None
             else f" ignoring({', '.join(self.ignoring)})" if self.ignoring else ""
-        )
+        ) + (" group_left" if self.group_left else "")
         return f"({self.left.promql()} {self.op}{matching} {self.right.promql()})"
 
     def inputs(self) -> Iterator[tuple[Input, float]]:

@@ -167,10 +167,13 @@ def scenarios() -> Iterator[Scenario]:
     yield Scenario(
         "ConversionRateBelowTarget",
         {
-            'leadwatch_leads_submitted_total{channel="Direct",tier="standard"}': "0+2x400",
-            'leadwatch_page_views_total{channel="Direct",device="mobile"}': "0+100x400",
+            'leadwatch_conversion_rate_24h_ratio{site="default"}': "0.05x12 0.02x40",
+            'leadwatch_visitors_24h{site="default"}': "900x52",
+            'leadwatch_conversion_rate_24h_ratio{site="quiet"}': "0.01x52",  # too few visitors
+            'leadwatch_visitors_24h{site="quiet"}': "40x52",
+            "leadwatch_conversion_target_ratio": "0.03x52",
         },
-        interval=300, slow=True, horizon=400 * 300,
+        interval=300, slow=True, horizon=52 * 300,
     )
     page, ticket = {"severity": "critical"}, {"severity": "warning"}
     yield Scenario("ErrorBudgetBurn", _errors(100, 11, 5, 60), {**page, "slo": "availability"}, slow=True,
