@@ -193,7 +193,9 @@ class SecuritySettings(Section):
         description='Requests that are login attempts, as "METHOD /path".',
     )
     failed_login_statuses: list[int] = Field(
-        [401, 403], description="Answers to a login route that mean the login failed."
+        # 429: leadwatch's own login answers it while the account is locked; an attacker
+        # still guessing then must keep counting towards brute force (and a ban).
+        [401, 403, 429], description="Answers to a login route that mean the login failed."
     )
     form_routes: list[str] = Field(
         ["POST /api/leads"], description='Form submissions counted for spam bursts, "METHOD /path".'

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -192,6 +193,15 @@ def test_rate_limits_answer_429_with_retry_after_and_store_the_attempt(app_clien
     assert [lead.rejected_reason for lead in stored(app_client)].count("rate_limited") == 2
 
 
+def security_event(client: TestClient) -> dict[str, Any]:
+    """The one security event stored, its props."""
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.event_buffer.flush()
+    (event,) = runtime.events.query("SELECT props FROM events WHERE type = 'security'", {})
+    props = event["props"]
+    return props if isinstance(props, dict) else orjson.loads(props)
+
+
 def test_sql_injection_is_refused_and_stored_as_blocked(app_client: TestClient) -> None:
     # multipart, so that the lead intake's own check is what refuses it
     response = app_client.post("/api/leads", files={"name": (None, "Mal"), "email": (None, "m@example.com"),
@@ -201,6 +211,9 @@ def test_sql_injection_is_refused_and_stored_as_blocked(app_client: TestClient) 
     (lead,) = stored(app_client)
     assert lead.rejected_reason == "blocked_sqli" and lead.flags == [{"field": "company", "threat": "sqli"}]
     assert metric(app_client, "leadwatch_security_events_total", threat="sqli", action="blocked") == 1
+    event = security_event(app_client)
+    # The evidence is libinjection's fingerprint; the analyst also reads what was sent.
+    assert event["field"] == "form.company" and event["sample"] == "1' OR '1'='1" != event["evidence"]
 
 
 def test_xss_is_stored_as_text_and_flagged(app_client: TestClient) -> None:
@@ -211,6 +224,7 @@ def test_xss_is_stored_as_text_and_flagged(app_client: TestClient) -> None:
     assert lead.rejected_reason is None and lead.message == payload
     assert lead.flags == [{"field": "message", "threat": "xss"}]
     assert metric(app_client, "leadwatch_security_events_total", threat="xss", action="flagged") == 1
+    assert security_event(app_client)["field"] == "form.message"  # as the middleware names fields
     detail = app_client.get(f"/api/v1/leads/{lead.id}", headers=ADMIN)
     assert detail.headers["content-type"].startswith("application/json")  # never HTML
 

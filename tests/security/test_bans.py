@@ -69,6 +69,8 @@ def test_nginx_export_and_cli(settings_for: Callable[..., Settings], tmp_path: P
     assert runner.invoke(leadwatch_cli, ["security", "bans", "add", "203.0.113.5", "--reason", "manual"]).exit_code == 0
     assert runner.invoke(leadwatch_cli, ["security", "bans", "add", "2001:db8::/48"]).exit_code == 0
     assert runner.invoke(leadwatch_cli, ["security", "bans", "add", "not-an-ip"]).exit_code == 2
+    too_wide = runner.invoke(leadwatch_cli, ["security", "bans", "add", "0.0.0.0/0"])
+    assert too_wide.exit_code == 2 and "too wide" in too_wide.output
     listed = runner.invoke(leadwatch_cli, ["security", "bans", "list"]).output
     assert "203.0.113.5/32" in listed and "manual" in listed
     out = tmp_path / "deny.conf"
@@ -84,7 +86,9 @@ def test_nginx_export_and_cli(settings_for: Callable[..., Settings], tmp_path: P
 @pytest.mark.postgres
 def test_a_ban_holds_in_every_replica(settings_for: Callable[..., Settings]) -> None:
     settings = settings_for("postgres", security={"ban_refresh_seconds": 0.2})
-    with TestClient(create_app(settings), client=ATTACKER) as first, \
+    # The analyst bans from the first replica (from another address: no one may ban
+    # themselves); the attacker reaches the second.
+    with TestClient(create_app(settings), client=("192.0.2.200", 1)) as first, \
             TestClient(create_app(settings), client=ATTACKER) as second:
         assert second.get("/health").status_code == 200
         first.post("/api/v1/security/bans", headers=ADMIN, json={"address": ATTACKER[0]})

@@ -46,6 +46,10 @@ REFRESH_CHOICES = (0, 10, 30, 60, 300)
 class NavItem:
     path: str
     title: str
+    admin_only: bool = False  # listed for users of the admin role only
+
+    def shown_to(self, user: CurrentUser | None) -> bool:
+        return not self.admin_only or (user is not None and user.role == "admin")
 
 
 # The pages in the navigation, in order; a page is listed once its data exists.
@@ -57,6 +61,7 @@ NAV: list[NavItem] = [
     NavItem("/ui/security", "Security"),
     NavItem("/ui/logs", "Logs"),
     NavItem("/ui/alerts", "Alerts"),
+    NavItem("/ui/privacy", "Privacy", admin_only=True),
 ]
 
 
@@ -72,6 +77,7 @@ class Frame:
     user: CurrentUser | None = None
     extra: dict[str, str] = field(default_factory=dict)
     live: bool = False  # the page follows new data as it comes: no range, no refresh
+    controls: bool = True  # False: a page of no site or period (no site, range or refresh)
 
     def with_extra(self, **extra: str) -> Frame:
         """This frame keeping the page's own parameters (empty ones left out)."""

@@ -14,9 +14,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
@@ -28,13 +28,17 @@ from leadwatch.dashboards.pages import executive as executive_page
 from leadwatch.dashboards.pages import leads as leads_page
 from leadwatch.dashboards.pages import logs as logs_page
 from leadwatch.dashboards.pages import marketing as marketing_page
+from leadwatch.dashboards.pages import privacy as privacy_data
 from leadwatch.dashboards.pages import security as security_page
 from leadwatch.dashboards.render import HERE, REFRESH_CHOICES, Frame, error_page, page, templates
 from leadwatch.dashboards.timerange import RangeError, parse_range
 from leadwatch.leads import api as leads_api
 from leadwatch.leads.followup import OUTCOMES as FOLLOWUPS
 from leadwatch.marketing.rollup import snapshot as analytics_snapshot
+from leadwatch.privacy import api as privacy_api
+from leadwatch.privacy.subjects import Subject
 from leadwatch.runtime import Runtime
+from leadwatch.security import api as security_api
 from leadwatch.security.sessions import CurrentUser
 from leadwatch.settings import TIERS
 from leadwatch.store.schema import utc_naive, utcnow
@@ -152,9 +156,97 @@ async def marketing_view(
 
 
 @router.get("/security")
-async def security_view(frame: PageFrame, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Response:
-    data = await security_page.security(runtime, frame.range, frame.site.id)
-    return page(frame, "security.html", "Security", data=data)
+async def security_view(
+    frame: PageFrame,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    status: Annotated[str, Query(max_length=16)] = "",
+    threat: Annotated[str, Query(max_length=32)] = "",
+    severity: Annotated[str, Query(max_length=16)] = "",
+) -> Response:
+    chosen = {"status": status, "threat": threat, "severity": severity}
+    if problem := security_page.filter_error(chosen):
+        raise UiError(422, problem)
+    data = await security_page.security(runtime, frame.range, frame.site.id, **chosen)
+    return page(frame.with_extra(**chosen), "security.html", "Security", data=data,
+                filters=security_page.FILTERS)
+
+
+@router.get("/security/incidents/{incident_id}")
+async def security_incident_view(
+    frame: PageFrame,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
+    try:
+        incident = await security_api.get_incident(incident_id, runtime)
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+    if incident.site_id != frame.site.id and incident.site_id in runtime.site_ids:
+        frame = frame.with_site(incident.site_id)
+    # No periodic refresh: it would wipe a verdict's note while the analyst types it.
+    frame = replace(frame, refresh=0)
+    return page(frame, "security_incident.html", f"Security incident {incident_id}", incident=incident,
+                banned=bool(incident.ip != "-" and runtime.guard.bans.banned(incident.ip)))
+
+
+def security_admin(user: Annotated[CurrentUser, Depends(guard.ui_user)]) -> CurrentUser:
+    """Verdicts and bans change what every replica refuses: admins only."""
+    if user.role != "admin":
+        raise UiError(403, "Only admins may judge incidents and ban or unban addresses.")
+    return user
+
+
+SecurityAdmin = Annotated[CurrentUser, Depends(security_admin)]
+
+
+@router.post("/security/incidents/{incident_id}/verdict")
+async def security_verdict(
+    request: Request,
+    incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    user: SecurityAdmin,
+) -> Response:
+    """Resolve or mark a false positive through the security API's handler, as the user."""
+    form = await request.form()
+    try:
+        verdict = security_api.Verdict.model_validate({
+            "status": str(form.get("status") or ""), "note": str(form.get("note") or "").strip() or None,
+            "by": user.username})
+        await security_api.judge_incident(incident_id, verdict, runtime)
+    except ValidationError as exc:
+        raise UiError(422, _invalid(exc)) from None
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+    return back(request, f"/ui/security/incidents/{incident_id}")
+
+
+@router.post("/security/bans")
+async def security_ban(
+    request: Request, runtime: Annotated[Runtime, Depends(get_runtime)], user: SecurityAdmin,
+) -> Response:
+    """Ban an address or network (``lift`` set: lift its bans) through the security API."""
+    form = await request.form()
+    address = str(form.get("address") or "").strip()
+    try:
+        if form.get("lift"):
+            await security_api.lift_ban(address, runtime)
+        else:
+            body = security_api.BanIn.model_validate({
+                "address": address, "seconds": str(form.get("seconds") or "3600"),
+                "reason": str(form.get("reason") or "").strip() or f"banned by {user.username}"})
+            await security_api.ban_address(runtime, body, user.username, request)
+    except ValidationError as exc:
+        raise UiError(422, _invalid(exc)) from None
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+    # Back to the page the form was on: the Security page or an incident's.
+    target = str(form.get("back") or "")
+    return back(request, target if re.fullmatch(r"/ui/security(/incidents/\d+)?", target) else "/ui/security")
+
+
+def _invalid(exc: ValidationError) -> str:
+    """A form's validation errors as one line: ``field: reason; …``."""
+    return "; ".join(f"{k}: {v}" for k, v in validation_fields(exc.errors()).items())
 
 
 @dataclass(frozen=True)
@@ -268,10 +360,10 @@ async def create_silence(
     if not duration.isdigit() or int(duration) not in alerts_page.SILENCE_DURATIONS:
         raise UiError(422, f"duration: must be one of {', '.join(alerts_page.SILENCE_DURATIONS.values())}")
     try:
-        body = alerting_api.SilenceIn(
-            matchers=[m.strip() for m in MATCHER_ITEM.findall(str(form.get("matchers") or "")) if m.strip()],
-            duration_seconds=int(duration), kind=str(form.get("kind") or "silence"),
-            comment=str(form.get("comment") or "").strip(), created_by=user.username)
+        body = alerting_api.SilenceIn.model_validate({
+            "matchers": [m.strip() for m in MATCHER_ITEM.findall(str(form.get("matchers") or "")) if m.strip()],
+            "duration_seconds": int(duration), "kind": str(form.get("kind") or "silence"),
+            "comment": str(form.get("comment") or "").strip(), "created_by": user.username})
     except ValidationError as exc:
         fields = validation_fields(exc.errors())
         raise UiError(422, "; ".join(f"{k}: {v}" for k, v in fields.items())) from None
@@ -365,6 +457,116 @@ async def lead_followup(
     except ApiError as exc:
         raise UiError(exc.status, exc.message) from None
     return back(request, f"/ui/leads/{lead_id}")
+
+
+def privacy_frame(request: Request, runtime: Runtime, user: CurrentUser) -> Frame:
+    """The Privacy page's frame: admins only; no site, range or refresh (a person is
+    looked up across sites, and a refresh would drop what the lookup found)."""
+    if user.role != "admin":
+        raise UiError(403, "The Privacy page is for admins only: it shows and erases personal data. "
+                           "Ask an admin to answer data-subject requests.")
+    sites = runtime.settings.sites
+    return Frame(request, sites[0], sites, parse_range(None), 0, user=user, controls=False)
+
+
+async def privacy_view_frame(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    user: Annotated[CurrentUser, Depends(guard.ui_user)],
+) -> Frame:
+    return privacy_frame(request, runtime, user)
+
+
+async def privacy_form_frame(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Frame:
+    """For the page's form posts: plain HTML forms with the CSRF token in a hidden
+    field (a download cannot come through htmx), answered in place."""
+    try:
+        user = await guard.ui_form_user(request)
+    except ApiError as exc:  # the CSRF token missing or wrong
+        raise UiError(exc.status, f"{exc.message}: reload the Privacy page and try again") from None
+    return privacy_frame(request, runtime, user)
+
+
+def privacy_subject(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    email: Annotated[str, Form(max_length=254)] = "",
+    phone: Annotated[str, Form(max_length=50)] = "",
+    site: Annotated[str, Form(max_length=63)] = "",
+) -> Subject:
+    """The person named by the form, checked as the privacy API checks its query. The
+    address comes in the body, never the URL (URLs land in access logs and history)."""
+    if not email.strip():
+        raise UiError(422, "email: enter the person's e-mail address")
+    try:
+        return privacy_api.subject(email, runtime, phone or None, site or None)
+    except ApiError as exc:
+        raise UiError(exc.status, exc.message) from None
+
+
+PrivacySubject = Annotated[Subject, Depends(privacy_subject)]
+
+
+async def privacy_page(frame: Frame, runtime: Runtime, **context: Any) -> Response:
+    data = await run_in_threadpool(privacy_data.overview, runtime)
+    return page(frame, "privacy.html", "Privacy", data=data, sites=runtime.settings.sites, **context)
+
+
+@router.get("/privacy")
+async def privacy_view(
+    frame: Annotated[Frame, Depends(privacy_view_frame)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    request_id: Annotated[int | None, Query(alias="request", ge=1, le=2**31 - 1)] = None,
+) -> Response:
+    """The page; ``?request=<id>`` shows the outcome of a request (where an erasure
+    redirects: by its id, never by the address)."""
+    done = None
+    if request_id is not None:
+        found = await run_in_threadpool(runtime.privacy.request, request_id)
+        if found is None:
+            raise UiError(404, f"there is no privacy request {request_id}")
+        done = privacy_data.request_row(found)
+    return await privacy_page(frame, runtime, done=done)
+
+
+@router.post("/privacy/lookup")
+async def privacy_lookup(
+    frame: Annotated[Frame, Depends(privacy_form_frame)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    who: PrivacySubject,
+) -> Response:
+    """What is stored about the person, on the page (answered in place: no redirect
+    could carry the address without putting it in a URL)."""
+    held = await run_in_threadpool(privacy_data.held, runtime, who)
+    return await privacy_page(frame, runtime, held=held)
+
+
+@router.post("/privacy/export")
+async def privacy_export(
+    frame: Annotated[Frame, Depends(privacy_form_frame)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    who: PrivacySubject,
+) -> Response:
+    """The privacy API's export document, as a file, recorded with the UI user as actor."""
+    assert frame.user is not None  # privacy_frame had one
+    document = await run_in_threadpool(runtime.privacy.export, who, privacy_data.actor(frame.user))
+    return JSONResponse(document, headers={
+        "Content-Disposition": f'attachment; filename="subject-export-{document["request_id"]}.json"',
+        "Cache-Control": "no-store"})
+
+
+@router.post("/privacy/erase")
+async def privacy_erase(
+    frame: Annotated[Frame, Depends(privacy_form_frame)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    who: PrivacySubject,
+    confirm: Annotated[str, Form(max_length=254)] = "",
+) -> Response:
+    """Erase the person once the address is typed again, then show the request by id."""
+    assert frame.user is not None
+    if not privacy_data.confirmed(who, confirm):
+        raise UiError(422, "confirm: type the person's e-mail address again to erase them; nothing was erased")
+    done = await run_in_threadpool(runtime.privacy.erase, who, privacy_data.actor(frame.user))
+    return RedirectResponse(f"/ui/privacy?request={done.request_id}", status_code=303)
 
 
 def back(request: Request, path: str) -> Response:

@@ -199,8 +199,8 @@ class LeadIntake:
                 action = Action.BLOCKED if finding.threat == Threat.SQLI else Action.FLAGGED
                 events.append(SecurityEvent(
                     site_id=sub.site_id, threat=str(finding.threat), action=action,
-                    source="leads", ip=sub.ip, field=name, rule=finding.rule,
-                    evidence=finding.evidence, path=LEAD_PATH,
+                    source="leads", ip=sub.ip, field=f"form.{name}", rule=finding.rule,
+                    evidence=finding.evidence, sample=value, path=LEAD_PATH,
                 ))
         return flags, events
 

@@ -28,6 +28,6 @@ class PrivacyRequest(Base):
     site_id: Mapped[str | None] = mapped_column(String(63))  # None: every site
     requested_at: Mapped[datetime] = mapped_column(UTCDateTime, default=now)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    actor: Mapped[str] = mapped_column(String(150))  # "cli", "api", "retention"
+    actor: Mapped[str] = mapped_column(String(150))  # "cli", "api", "retention", "ui:<user name>"
     # Rows found (export) or changed (erase, retention), per table.
     counts: Mapped[dict[str, int]] = mapped_column(JSON)

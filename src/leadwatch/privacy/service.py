@@ -78,10 +78,15 @@ class Privacy:
         self.requests.labels("export").inc()
         return {"request_id": request.id, "generated_at": (request.completed_at or requested).isoformat(), **document}
 
+    def look_up(self, subject: Subject) -> tuple[dict[str, Any], dict[str, int]]:
+        """The subject's document and rows per table, without a request: what an admin
+        checks before answering one (only the export or erasure itself is recorded)."""
+        with self.records.session() as session:
+            return subject_document(session, subject, self.subject_hash(subject))
+
     def found(self, subject: Subject) -> dict[str, int]:
         """Rows of the subject per table, without a request (to confirm an erasure)."""
-        with self.records.session() as session:
-            return subject_document(session, subject, self.subject_hash(subject))[1]
+        return self.look_up(subject)[1]
 
     def erase(self, subject: Subject, actor: str) -> Done:
         """Anonymise the subject's leads and what hangs off them; repeating it changes
@@ -135,6 +140,11 @@ class Privacy:
         """The latest audit rows, newest first."""
         with self.records.session() as session:
             return list(session.scalars(select(PrivacyRequest).order_by(PrivacyRequest.id.desc()).limit(limit)))
+
+    def request(self, request_id: int) -> PrivacyRequest | None:
+        """One audit row, by id."""
+        with self.records.session() as session:
+            return session.get(PrivacyRequest, request_id)
 
     @staticmethod
     def _audit(session: Session, kind: str, subject_hash: str | None, site_id: str | None,

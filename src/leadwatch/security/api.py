@@ -4,7 +4,8 @@ incidents (an analyst's verdicts), bans and the summary the business tracks."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from ipaddress import ip_address
+from typing import Annotated, Any, Literal, get_args
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -14,10 +15,11 @@ from starlette.concurrency import run_in_threadpool
 from leadwatch.runtime import Runtime
 from leadwatch.security import bans as ban_store
 from leadwatch.security import incidents
-from leadwatch.security.clients import client_ip
+from leadwatch.security.clients import client_ip, is_address
+from leadwatch.security.detect import Threat
 from leadwatch.security.headers import is_https
-from leadwatch.security.models import INCIDENT_STATES, SecurityIncident
-from leadwatch.security.queries import security_event_counts
+from leadwatch.security.models import INCIDENT_STATES, SEVERITIES, SecurityIncident
+from leadwatch.security.queries import INCIDENT_EVENTS, incident_events, security_event_counts
 from leadwatch.security.sessions import (
     COOKIE,
     CurrentUser,
@@ -130,12 +132,19 @@ class IncidentOut(BaseModel):
     model_config = {"from_attributes": True}
 
 
+IncidentStatus = Literal["open", "resolved", "false_positive"]
+SeverityName = Literal["low", "medium", "high", "critical"]
+assert set(get_args(IncidentStatus)) == set(INCIDENT_STATES) and get_args(SeverityName) == SEVERITIES
+
+
 @router.get("/incidents", response_model=list[IncidentOut], summary="Security incidents, newest first")
 async def list_incidents(
     runtime: Runtime = Depends(get_runtime),
-    status: Literal["open", "resolved", "false_positive"] | None = None,
+    status: IncidentStatus | None = None,
     site: Annotated[str | None, Query(max_length=63)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    threat: Threat | None = None,
+    severity: SeverityName | None = None,
 ) -> list[IncidentOut]:
     def fetch() -> list[IncidentOut]:
         query = select(SecurityIncident).order_by(SecurityIncident.id.desc()).limit(limit)
@@ -143,6 +152,10 @@ async def list_incidents(
             query = query.where(SecurityIncident.status == status)
         if site:
             query = query.where(SecurityIncident.site_id == site)
+        if threat:
+            query = query.where(SecurityIncident.threat == str(threat))
+        if severity:
+            query = query.where(SecurityIncident.severity == severity)
         with runtime.records.session() as session:
             return [IncidentOut.model_validate(i) for i in session.scalars(query)]
 
@@ -166,7 +179,47 @@ async def judge_incident(incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], 
                                        verdict.by, verdict.note)
     if incident is None:
         raise ApiError(404, f"no incident {incident_id}", fields={"path.incident_id": "no such incident"})
+    if verdict.status == "false_positive":  # its automatic bans were lifted: not refused here from now
+        await run_in_threadpool(runtime.guard.bans.reload)
     return IncidentOut.model_validate(incident)
+
+
+class IncidentEvent(BaseModel):
+    ts: datetime
+    action: str | None
+    source: str | None
+    field: str | None = Field(description="Where in the request: path, query.id, form.message, …")
+    rule: str | None = Field(description="The rule that matched (rules.yaml id, libinjection.*, rate.*).")
+    evidence: str | None = Field(description="What matched: an excerpt of the input, or a fingerprint.")
+    sample: str | None = Field(None, description="The input as sent (an excerpt), when the evidence is not it.")
+    path: str | None
+
+
+class IncidentDetail(IncidentOut):
+    recent_events: list[IncidentEvent] = Field(
+        description=f"Its events, newest first (at most {INCIDENT_EVENTS}): the evidence.")
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetail,
+            summary="One incident with its events (what was detected, where, by which rule)",
+            responses={404: {"description": "no such incident"}})
+async def get_incident(incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                       runtime: Runtime = Depends(get_runtime)) -> IncidentDetail:
+    def fetch() -> IncidentDetail | None:
+        with runtime.records.session() as session:
+            incident = session.get(SecurityIncident, incident_id)
+            if incident is None:
+                return None
+            detail = IncidentOut.model_validate(incident)
+        ip = None if detail.ip == incidents.NO_IP else detail.ip
+        rows = incident_events(runtime.events, detail.site_id, ip, detail.threat,
+                               detail.first_seen_at, detail.last_seen_at)
+        return IncidentDetail(**detail.model_dump(), recent_events=[IncidentEvent(**r) for r in rows])
+
+    found = await run_in_threadpool(fetch)
+    if found is None:
+        raise ApiError(404, f"no incident {incident_id}", fields={"path.incident_id": "no such incident"})
+    return found
 
 
 # ---- bans --------------------------------------------------------------------------------
@@ -196,13 +249,27 @@ async def list_bans(runtime: Runtime = Depends(get_runtime)) -> list[BanOut]:
     return [BanOut.model_validate(b) for b in bans]
 
 
-@router.post("/bans", response_model=BanOut, status_code=201, summary="Ban an address or network")
-async def add_ban(body: BanIn, runtime: Runtime = Depends(get_runtime)) -> BanOut:
+@router.post("/bans", response_model=BanOut, status_code=201, summary="Ban an address or network",
+             responses={422: {"description": "not an address or network, wider than a /16 (IPv4) or "
+                                             "/32 (IPv6), or holding the caller's own address"}})
+async def add_ban(body: BanIn, request: Request, runtime: Runtime = Depends(get_runtime)) -> BanOut:
+    return await ban_address(runtime, body, "api", request)
+
+
+async def ban_address(runtime: Runtime, body: BanIn, created_by: str, request: Request) -> BanOut:
+    """Ban now (the API as ``api``, the Security page as the logged-in user), unless the
+    ban would refuse the very client asking for it (behind an unlisted proxy, every
+    request has the proxy's address: banning it bans everyone)."""
     try:
-        ban = await run_in_threadpool(lambda: runtime.guard.bans.ban(
-            body.address, seconds=body.seconds, reason=body.reason, threat=None, created_by="api"))
-    except ValueError as exc:  # parse_network: checked before anything is written
-        raise ApiError(422, str(exc), fields={"body.address": "not an IP address or network"}) from None
+        network = ban_store.parse_ban(body.address)
+    except ValueError as exc:
+        raise ApiError(422, str(exc), fields={"body.address": str(exc)}) from None
+    own = client_ip(request.scope, runtime.guard.trusted_proxies)
+    if is_address(own) and ip_address(own) in network:
+        raise ApiError(422, f"{network} holds your own address {own}: it would refuse you too",
+                       fields={"body.address": "holds your own address"})
+    ban = await run_in_threadpool(lambda: runtime.guard.bans.ban(
+        str(network), seconds=body.seconds, reason=body.reason, threat=None, created_by=created_by))
     return BanOut.model_validate(ban)
 
 

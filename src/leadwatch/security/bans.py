@@ -30,6 +30,21 @@ def parse_network(value: str) -> Network:
         raise ValueError(f"{value!r} is not an IP address or network") from None
 
 
+# The widest network a ban may cover: an IPv4 /16 (65,536 addresses) or an IPv6 /32 (an
+# ISP's allocation). A slip such as 0.0.0.0/0 or 10.0.0.0/1 would refuse everyone, the
+# analyst and the admin API included, until someone lifts it from the command line.
+WIDEST_BAN = {4: 16, 6: 32}
+
+
+def parse_ban(value: str) -> Network:
+    """The network a ban may cover; ValueError names what is wrong."""
+    net = parse_network(value)
+    if net.prefixlen < WIDEST_BAN[net.version]:
+        raise ValueError(f"{net} is too wide to ban: at most a /{WIDEST_BAN[net.version]} "
+                         f"(IPv{net.version})")
+    return net
+
+
 @dataclass(frozen=True)
 class ActiveBan:
     id: int
@@ -50,7 +65,7 @@ def add_ban(
     records: RecordStore, network: str, *, seconds: float, reason: str,
     threat: str | None = None, created_by: str = "auto",
 ) -> ActiveBan:
-    net = parse_network(network)
+    net = parse_ban(network)
     with records.session() as session:
         row = IpBan(network=str(net), reason=reason[:500], threat=threat, created_by=created_by,
                     created_at=now(), expires_at=now() + timedelta(seconds=seconds))
@@ -59,11 +74,16 @@ def add_ban(
         return ActiveBan.of(row)
 
 
-def lift_bans(records: RecordStore, network: str) -> int:
-    """Lift every active ban of exactly ``network``; how many were lifted."""
+def lift_bans(records: RecordStore, network: str, *, automatic_for: str | None = None) -> int:
+    """Lift every active ban of exactly ``network``; how many were lifted. With
+    ``automatic_for`` (a threat), only the bans a detector made for that threat: a
+    ban someone made by hand stays."""
     net = str(parse_network(network))
+    query = _active().where(IpBan.network == net)
+    if automatic_for is not None:
+        query = query.where(IpBan.created_by == "auto", IpBan.threat == automatic_for)
     with records.session() as session:
-        rows = session.scalars(_active().where(IpBan.network == net)).all()
+        rows = session.scalars(query).all()
         for row in rows:
             row.lifted_at = now()
         return len(rows)

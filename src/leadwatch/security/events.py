@@ -2,7 +2,8 @@
 
 A security event is an ``events`` row of type ``security``: ``name`` is the threat,
 ``path`` the request path, ``props`` the action taken and the details (the source
-that saw it, the field, the rule, an evidence excerpt and the client IP, which the
+that saw it, the field, the rule, an evidence excerpt, an excerpt of the input when the
+evidence is not the input itself, and the client IP, which the
 security team needs for bans and which is kept only in these rows).
 """
 
@@ -42,6 +43,9 @@ class SecurityEvent:
     field: str | None = None
     rule: str | None = None
     evidence: str | None = None
+    # The input that matched, as sent (an excerpt is stored): what an analyst reads
+    # when the evidence is only libinjection's fingerprint (``1c``, ``s&sos``).
+    sample: str | None = None
     path: str | None = None
     ts: datetime | None = None  # naive UTC; when the (last) malicious input was seen
     # For a rate detection: the first request of the burst that crossed the threshold
@@ -55,6 +59,8 @@ class SecurityEvent:
                 props[key] = getattr(self, key)
         if self.evidence:
             props["evidence"] = self.evidence[:MAX_EVIDENCE]
+        if self.sample and self.sample[:MAX_EVIDENCE] != props.get("evidence"):
+            props["sample"] = self.sample[:MAX_EVIDENCE]
         if self.first_seen is not None:
             props["first_seen"] = self.first_seen.isoformat()
         return Event(

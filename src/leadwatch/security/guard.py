@@ -33,6 +33,7 @@ class Seen:
 
     finding: Finding
     where: str  # "path", "query.id", "form.message", "header.referer", "cookie.sid"
+    value: str = ""  # the input as sent: the analyst's sample when the evidence is a fingerprint
 
     @property
     def threat(self) -> Threat:
@@ -89,7 +90,7 @@ class Guard:
         found: dict[Threat, Seen] = {}
         for field, where, value in values:
             for finding in self.inspector.inspect(value, field):
-                found.setdefault(finding.threat, Seen(finding, where))
+                found.setdefault(finding.threat, Seen(finding, where, value))
         return list(found.values())
 
     def blocks(self, seen: list[Seen]) -> bool:
@@ -103,7 +104,7 @@ class Guard:
                 site_id=site_id, threat=str(s.threat),
                 action=Action.BLOCKED if blocked else Action.FLAGGED, source=source, ip=ip,
                 field=s.where, rule=s.finding.rule,
-                evidence=s.finding.evidence, path=path[:2048],
+                evidence=s.finding.evidence, sample=s.value, path=path[:2048],
             )
             for s in seen
         ]

@@ -11,8 +11,9 @@ An incident whose every event was contained (blocked, rate limited, banned) ends
 itself once ``security.incident_window_seconds`` pass without another event: it was
 resolved when the attack stopped, ``resolved_at = last_seen_at``; a later event opens
 a new one. Incidents where leadwatch only flagged or saw the attack (in logs) stay
-open until an analyst resolves them, or marks them a false positive, in the admin
-API; until then, later events of the same attacker join them.
+open until an analyst resolves them, or marks them a false positive (which lifts the
+automatic bans of that address and threat), in the admin API or on the Security page;
+until then, later events of the same attacker join them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from leadwatch.background import PeriodicService
 from leadwatch.notify.base import Message, Severity
+from leadwatch.security.bans import lift_bans
+from leadwatch.security.clients import is_address
 from leadwatch.security.detect import Threat
 from leadwatch.security.events import Action, SecurityEvent
 from leadwatch.security.models import SEVERITIES, SecurityIncident
@@ -245,7 +248,13 @@ def incident_message(incident: SecurityIncident) -> Message:
 
 
 def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str | None) -> SecurityIncident | None:
-    """An analyst's verdict: ``resolved`` or ``false_positive``; None if no such incident."""
+    """An analyst's verdict: ``resolved`` or ``false_positive``; None if no such incident.
+
+    A false positive also lifts the bans a detector made for this incident's address
+    and threat: the analyst says it was no attack, so refusing that client would be a
+    second false positive (a prospect locked out for an hour). Bans made by hand stay,
+    and so do bans for other threats. ``resolved`` keeps the ban: the attack was real.
+    The caller reloads its ban list (``BanList.reload``)."""
     with records.session() as session:
         incident = session.get(SecurityIncident, incident_id)
         if incident is None:
@@ -255,7 +264,9 @@ def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str
         incident.resolved_by = by
         if note is not None:
             incident.note = note
-        return incident
+    if status == "false_positive" and is_address(incident.ip):
+        lift_bans(records, incident.ip, automatic_for=incident.threat)
+    return incident
 
 
 # The business's targets for the security response (issue: MTTD < 5 min, MTTR < 15 min,

@@ -151,9 +151,9 @@ def current_user(session: Session, key: bytes, cookie: str | None) -> CurrentUse
     return CurrentUser(user.id, user.username, user.role, session_id, csrf_token(key, session_id))
 
 
-async def require_user(request: Request) -> CurrentUser:
-    """FastAPI dependency: the logged-in user (401 without a valid session; 403 when an
-    unsafe request lacks the CSRF header)."""
+async def session_user(request: Request) -> CurrentUser:
+    """The logged-in user (401 without a valid session), CSRF not checked: for an HTML
+    form post, which checks its hidden field with :func:`verify_csrf` itself."""
     runtime = request.app.state.runtime
     cookie = request.cookies.get(COOKIE)
 
@@ -164,6 +164,13 @@ async def require_user(request: Request) -> CurrentUser:
     user = await run_in_threadpool(lookup) if cookie else None
     if user is None:
         raise ApiError(401, "log in first: no valid session", fields={f"cookie.{COOKIE}": "missing or expired"})
+    return user
+
+
+async def require_user(request: Request) -> CurrentUser:
+    """FastAPI dependency: the logged-in user (401 without a valid session; 403 when an
+    unsafe request lacks the CSRF header)."""
+    user = await session_user(request)
     if request.method not in SAFE_METHODS:
-        verify_csrf(runtime.secret_key, user, request.headers.get(CSRF_HEADER))
+        verify_csrf(request.app.state.runtime.secret_key, user, request.headers.get(CSRF_HEADER))
     return user

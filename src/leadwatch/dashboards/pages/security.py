@@ -1,12 +1,14 @@
 """The Security page: incidents by severity, events by threat and action, the top
 offending addresses and countries, active bans, and MTTD / MTTR / false-positive rate
-against their targets. Counts come from the security API's summary and bans; the top
-offenders are one query here over the same security events (the security package
+against their targets; the incident list (filtered by status, threat and severity)
+leads to each incident's evidence, where an admin gives a verdict or bans the
+address. Counts, incidents and actions go through the security API's handlers; the
+top offenders are one query here over the same security events (the security package
 has no per-address query)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from starlette.concurrency import run_in_threadpool
 
@@ -14,8 +16,10 @@ from leadwatch.dashboards import charts
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.runtime import Runtime
 from leadwatch.security import api as security_api
+from leadwatch.security.detect import Threat
 from leadwatch.security.events import EVENT_TYPE
 from leadwatch.security.incidents import TARGETS
+from leadwatch.security.models import INCIDENT_STATES, SEVERITIES
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import utc_naive
 
@@ -39,10 +43,31 @@ def target_status(value: float | None, target: float) -> str:
     return "ok" if value <= target else "warn" if value <= 2 * target else "critical"
 
 
-async def security(runtime: Runtime, tr: TimeRange, site_id: str) -> dict[str, Any]:
+# The incident list's filters and their values (the admin API's own).
+FILTERS: dict[str, tuple[str, ...]] = {
+    "status": INCIDENT_STATES,
+    "threat": tuple(Threat),
+    "severity": SEVERITIES,
+}
+INCIDENTS_SHOWN = 50
+
+
+def filter_error(chosen: dict[str, str]) -> str | None:
+    """What is wrong with the incident filters, or None."""
+    for name, value in chosen.items():
+        if value and value not in FILTERS[name]:
+            return f"{name}: must be one of {', '.join(FILTERS[name])}"
+    return None
+
+
+async def security(runtime: Runtime, tr: TimeRange, site_id: str, status: str = "", threat: str = "",
+                   severity: str = "") -> dict[str, Any]:
     summary = await security_api.security_summary(runtime, site_id, (tr.start, tr.end))
     bans = await security_api.list_bans(runtime)
-    incidents = await security_api.list_incidents(runtime, None, site_id, 20)
+    # filter_error has checked the values against the API's own.
+    incidents = await security_api.list_incidents(
+        runtime, cast(security_api.IncidentStatus, status or None), site_id, INCIDENTS_SHOWN,
+        Threat(threat) if threat else None, cast(security_api.SeverityName, severity or None))
     ips = await run_in_threadpool(top_offenders, runtime.events, site_id, tr, "ip")
     countries = await run_in_threadpool(top_offenders, runtime.events, site_id, tr, "country")
     threats = sorted(summary.events)

@@ -1,0 +1,130 @@
+"""The Security page as the analyst's console: incidents filtered and linked to their
+evidence, attack input shown escaped, and verdicts, bans and unbans made from the
+page by a logged-in admin with the session's CSRF token (a viewer may only look)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from leadwatch.app import create_app
+from leadwatch.auth import create_user
+from leadwatch.security.events import Action, SecurityEvent
+from leadwatch.settings import Settings
+from leadwatch.store.schema import utcnow
+from tests.conftest import ADMIN
+
+PASSWORD = "correct horse battery"
+ATTACK = '"><script>alert(document.cookie)</script>'
+
+
+@pytest.fixture
+def app_client(settings_for: object) -> Iterator[TestClient]:
+    settings: Settings = settings_for("embedded")  # type: ignore[operator]
+    with TestClient(create_app(settings), follow_redirects=False) as client:
+        with client.app.state.runtime.records.session() as session:  # type: ignore[attr-defined]
+            create_user(session, "ana", PASSWORD)
+            create_user(session, "vic", PASSWORD, role="viewer")
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.security_log.record(
+            SecurityEvent("default", "xss", Action.FLAGGED, "middleware", ip="203.0.113.7", field="query.q",
+                          rule="libinjection.xss", evidence=ATTACK, path="/search", ts=utcnow()),
+            SecurityEvent("default", "probing", Action.BANNED, "middleware", ip="198.51.100.4",
+                          rule="rate.probing", evidence="more than 20 in 300s", ts=utcnow()))
+        runtime.guard.bans.ban("198.51.100.4", seconds=600, reason="probing", threat="probing")
+        runtime.security.incidents.process()
+        runtime.event_buffer.flush()
+        yield client
+
+
+def login(client: TestClient, name: str) -> dict[str, str]:
+    answer = client.post("/api/v1/session", json={"username": name, "password": PASSWORD})
+    assert answer.status_code == 200
+    return {"X-CSRF-Token": answer.json()["csrf_token"]}
+
+
+def incident_id(client: TestClient, threat: str) -> int:
+    found = client.get("/api/v1/security/incidents", headers=ADMIN, params={"threat": threat}).json()
+    return int(found[0]["id"])
+
+
+def test_the_list_filters_links_and_escapes(app_client: TestClient) -> None:
+    login(app_client, "ana")
+    html = app_client.get("/ui/security").text
+    xss = incident_id(app_client, "xss")
+    assert f'href="/ui/security/incidents/{xss}?' in html
+    assert "<script>alert" not in html and "&lt;script&gt;alert" in html  # escaped, never markup
+    filtered = app_client.get("/ui/security", params={"threat": "probing"}).text
+    assert 'data-key="incident-' in filtered and f'data-key="incident-{xss}"' not in filtered
+    assert "No incidents match" in app_client.get("/ui/security", params={"severity": "critical"}).text
+    bad = app_client.get("/ui/security", params={"status": "closed"})
+    assert bad.status_code == 422 and "status: must be one of" in bad.text
+
+
+def test_an_incident_page_shows_the_evidence_escaped(app_client: TestClient) -> None:
+    login(app_client, "ana")
+    xss = incident_id(app_client, "xss")
+    page = app_client.get(f"/ui/security/incidents/{xss}")
+    assert page.status_code == 200
+    row = re.search(r'<tr data-key="evidence">(.*?)</tr>', page.text, re.DOTALL)
+    assert row and "query.q" in row[1] and "libinjection.xss" in row[1] and "/search" in row[1]
+    assert "&lt;script&gt;alert(document.cookie)&lt;/script&gt;" in row[1] and "<script>alert" not in page.text
+    assert "inline" not in page.headers["content-security-policy"]  # no unsafe-inline: escaping is the defence
+    assert app_client.get("/ui/security/incidents/99999").status_code == 404
+    assert app_client.get("/ui/security/incidents/x").status_code == 422
+
+
+def test_an_admin_judges_bans_and_unbans_from_the_page(app_client: TestClient) -> None:
+    csrf = login(app_client, "ana")
+    bans = app_client.app.state.runtime.guard.bans  # type: ignore[attr-defined]
+    probing, xss = incident_id(app_client, "probing"), incident_id(app_client, "xss")
+    page = app_client.get(f"/ui/security/incidents/{probing}").text
+    assert 'name="status"' in page and csrf["X-CSRF-Token"] in page
+    assert "hx-trigger=\"every" not in page  # a refresh would wipe the note being typed
+
+    refused = app_client.post(f"/ui/security/incidents/{probing}/verdict", data={"status": "false_positive"})
+    assert refused.status_code == 403  # no CSRF token
+    done = app_client.post(f"/ui/security/incidents/{probing}/verdict", headers=csrf,
+                           data={"status": "false_positive", "note": "our office NAT"})
+    assert done.status_code == 303 and done.headers["location"] == f"/ui/security/incidents/{probing}"
+    judged = app_client.get(f"/api/v1/security/incidents/{probing}", headers=ADMIN).json()
+    assert (judged["status"], judged["resolved_by"], judged["note"]) == ("false_positive", "ana", "our office NAT")
+    assert not bans.banned("198.51.100.4")  # the false positive's automatic ban is lifted
+    bad = app_client.post(f"/ui/security/incidents/{xss}/verdict", headers=csrf, data={"status": "closed"})
+    assert bad.status_code == 422 and "status" in bad.text
+    assert app_client.post("/ui/security/incidents/99999/verdict", headers=csrf,
+                           data={"status": "resolved"}).status_code == 404
+
+    banned = app_client.post("/ui/security/bans?site=default", headers=csrf,
+                             data={"address": "203.0.113.7", "seconds": "600", "reason": "xss",
+                                   "back": f"/ui/security/incidents/{xss}"})
+    assert banned.status_code == 303 and banned.headers["location"] == f"/ui/security/incidents/{xss}?site=default"
+    (ban,) = app_client.get("/api/v1/security/bans", headers=ADMIN).json()
+    assert (ban["network"], ban["created_by"], ban["reason"]) == ("203.0.113.7/32", "ana", "xss")
+    assert bans.banned("203.0.113.7")
+    assert "banned now" in app_client.get(f"/ui/security/incidents/{xss}").text
+    elsewhere = app_client.post("/ui/security/bans", headers=csrf,
+                                data={"address": "203.0.113.8", "back": "https://evil.example/"})
+    assert elsewhere.headers["location"] == "/ui/security"  # never another origin
+    for data in ({"address": "nope"}, {"address": "203.0.113.9", "seconds": "0"}):
+        assert app_client.post("/ui/security/bans", headers=csrf, data=data).status_code == 422
+    lifted = app_client.post("/ui/security/bans", headers=csrf, data={"address": "203.0.113.7", "lift": "1"})
+    assert lifted.status_code == 303 and not bans.banned("203.0.113.7")
+    again = app_client.post("/ui/security/bans", headers=csrf, data={"address": "203.0.113.7", "lift": "1"})
+    assert again.status_code == 404
+
+
+def test_a_viewer_may_look_but_not_act(app_client: TestClient) -> None:
+    csrf = login(app_client, "vic")
+    xss = incident_id(app_client, "xss")
+    page = app_client.get(f"/ui/security/incidents/{xss}")
+    assert page.status_code == 200 and 'name="status"' not in page.text
+    assert 'aria-label="Ban an address"' not in app_client.get("/ui/security").text
+    assert app_client.post(f"/ui/security/incidents/{xss}/verdict", headers=csrf,
+                           data={"status": "resolved"}).status_code == 403
+    assert app_client.post("/ui/security/bans", headers=csrf, data={"address": "203.0.113.9"}).status_code == 403
+    assert app_client.get(f"/api/v1/security/incidents/{xss}", headers=ADMIN).json()["status"] == "open"
+    assert app_client.get("/api/v1/security/bans", headers=ADMIN).json()[0]["network"] == "198.51.100.4/32"
