@@ -22,6 +22,7 @@ from collections.abc import Callable
 from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 from tests.dashboards.conftest import as_tester
@@ -152,7 +153,7 @@ def run() -> list[dict[str, Any]]:
                     "overview (conversion, leads per day, sources)": sync(lambda: analytics_api.overview(s(), "1d", runtime)),
                     "core web vitals": sync(lambda: analytics_api.vitals(s(), "all", runtime)),
                     "lead tiers": lambda: executive.tiers(runtime, tr, "default"),
-                    "leads today": lambda: executive.leads_today(runtime, "default"),
+                    "leads today": lambda: executive.leads_today(runtime, "default", ZoneInfo("UTC")),
                     "revenue impact (estimate)": sync(lambda: revenue_api.revenue_impact(s(), runtime)),
                 },
                 "marketing": {
