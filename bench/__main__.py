@@ -13,7 +13,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # bench reuses tests/servers.py to start real servers
 
-BENCHMARKS = ["eventstore", "security", "logs", "leads", "alerting", "synthetic", "dashboards", "collect"]
+BENCHMARKS = ["eventstore", "security", "logs", "leads", "alerting", "synthetic", "dashboards", "collect", "snapshots"]
 
 
 def main(names: list[str]) -> None:

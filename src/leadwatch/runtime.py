@@ -31,6 +31,7 @@ from leadwatch.store.events import EventStore, open_event_store
 from leadwatch.store.migrate import head_revisions, migrate, records_revisions
 from leadwatch.store.records import RecordStore
 from leadwatch.store.schema import EVENTS, Table
+from leadwatch.store.snapshots import SnapshotService, Snapshotted
 from leadwatch.synthetic.monitor import SyntheticMonitor
 
 log = structlog.get_logger(__name__)
@@ -111,6 +112,18 @@ class Runtime:
         # alerting: the catalogue's evaluator, incidents and escalation (through the outbox).
         self.alerting = Evaluator.for_runtime(self)
         self.services.append(self.alerting)
+        # Standalone: both metric histories outlive a restart. First in start order,
+        # they load before any sampler's first sample; last in close order, they save
+        # after the samplers stopped. Only a process owning its data dir keeps them
+        # (DuckDB's file lock admits one); stack-mode replicas are stateless, and
+        # Prometheus holds their history.
+        if not storage.uses_postgres:
+            parts: dict[str, Snapshotted] = {"dashboards": self.metrics_history}
+            if settings.alerting.embedded_evaluator:  # else its history stays empty
+                parts["alerting"] = self.alerting.history
+            self.services.insert(0, SnapshotService(
+                storage.data_dir / "history", parts, interval=storage.history_snapshot_interval_seconds,
+            ))
         self._started = False
 
     def write_buffer(self, table: Table) -> WriteBuffer:

@@ -104,6 +104,13 @@ class StorageSettings(Section):
         ge=1000,
         description="Events the buffer holds before new writes are refused with 503.",
     )
+    history_snapshot_interval_seconds: float = Field(
+        300.0,
+        ge=5,
+        le=3600,
+        description="Standalone: how often the alert evaluator's and the Technical Operations "
+        "page's metric histories are saved to data_dir/history/ (also at shutdown).",
+    )
 
     @field_validator("data_dir")
     @classmethod

@@ -5,7 +5,10 @@ scraping it, so this service samples the registry (and psutil) every
 ``dashboards.sample_interval_seconds`` and keeps ``dashboards.history_hours`` of
 samples for the Technical Operations page. Only the families the page reads are
 kept, summed over the labels it does not show, and each sample stores its values
-as one packed array (a day at 15 s is a few megabytes, not hundreds).
+as one packed array (a day at 15 s is a few megabytes, not hundreds). In
+standalone mode the samples outlive a restart through a snapshot
+(:mod:`leadwatch.store.snapshots`): :meth:`MetricsHistory.dump` and
+:meth:`MetricsHistory.restore`.
 """
 
 from __future__ import annotations
@@ -15,13 +18,15 @@ import time
 from array import array
 from collections import deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from pathlib import Path
+from typing import ClassVar
 
 import psutil
 from prometheus_client import CollectorRegistry
 
 from leadwatch.background import PeriodicService
+from leadwatch.store.snapshots import Snapshot
 
 # Sample name -> the labels kept (the others are summed away).
 WATCHED: dict[str, tuple[str, ...]] = {
@@ -29,6 +34,9 @@ WATCHED: dict[str, tuple[str, ...]] = {
     "leadwatch_http_request_duration_seconds_bucket": ("route", "le"),
     "leadwatch_write_buffer_depth": ("table",),
 }
+
+# Counters by Prometheus' naming; after a restart they go on from their last stored value.
+COUNTERS = frozenset(name for name in WATCHED if name.endswith(("_total", "_bucket", "_count", "_sum")))
 
 Key = tuple[str, tuple[str, ...]]  # (sample name, values of the kept labels)
 
@@ -54,6 +62,7 @@ class MetricsHistory(PeriodicService):
 
     name = "dashboards-sampler"
     join_timeout = 10
+    snapshot_version: ClassVar[int] = 1
     failure_event = "metrics_sample_failed"  # a failed sample must not end the history
 
     def __init__(
@@ -69,8 +78,13 @@ class MetricsHistory(PeriodicService):
         self.registry = registry
         self.disk_path = disk_path
         self.interval = interval
+        self.history_seconds = history_seconds
         self._clock = clock
         self._positions: dict[Key, int] = {}
+        # Counter values the previous process reached (from a snapshot), added to this
+        # process's own, which start again from 0, so a window across a restart is a
+        # plain difference and the downtime adds nothing.
+        self._carried: dict[Key, float] = {}
         self._samples: deque[Sample] = deque(maxlen=int(history_seconds / interval) + 1)
         self._lock = threading.Lock()
 
@@ -113,8 +127,10 @@ class MetricsHistory(PeriodicService):
             for key in totals:
                 self._positions.setdefault(key, len(self._positions))
             values = array("d", bytes(8 * len(self._positions)))
+            for key, carried in self._carried.items():
+                values[self._positions[key]] = carried
             for key, value in totals.items():
-                values[self._positions[key]] = value
+                values[self._positions[key]] = value + self._carried.get(key, 0.0)
         return Sample(self._clock(), values, self._host())
 
     def record(self) -> Sample:
@@ -143,6 +159,53 @@ class MetricsHistory(PeriodicService):
             net_sent_bytes=float(net.bytes_sent) if net else 0.0,
             net_recv_bytes=float(net.bytes_recv) if net else 0.0,
         )
+
+    # -- snapshots (leadwatch.store.snapshots) ----------------------------------
+
+    def dump(self) -> Snapshot:
+        """The keys in position order, and the samples packed in four arrays: times,
+        each sample's number of values, the values one sample after another, and the
+        host figures."""
+        with self._lock:
+            keys = list(self._positions)  # a dict keeps insertion order: position order
+            samples = list(self._samples)
+        times = array("d", (s.ts for s in samples))
+        lengths = array("q", (len(s.values) for s in samples))
+        values: array[float] = array("d")
+        host: array[float] = array("d")
+        for sample in samples:
+            values.extend(sample.values)
+            host.extend(astuple(sample.host))
+        meta = {"watched": WATCHED, "keys": keys}
+        return Snapshot(meta, [times, lengths, values, host])
+
+    def restore(self, snapshot: Snapshot, now: float) -> int:
+        """Take dumped samples as this history's, without those older than
+        ``history_seconds`` at ``now``; keys of metrics no longer watched, or watched
+        with other labels, are dropped (returns how many)."""
+        times, lengths, values, host = snapshot.arrays
+        width = len(fields(HostSample))
+        if len(lengths) != len(times) or len(host) != width * len(times) or sum(lengths) != len(values):
+            raise ValueError("sample arrays differ in length")
+        watched = {name: tuple(labels) for name, labels in snapshot.meta["watched"].items()}
+        stored: list[Key] = [(str(name), tuple(map(str, labels))) for name, labels in snapshot.meta["keys"]]
+        kept = [i for i, (name, _) in enumerate(stored) if name in WATCHED and watched.get(name) == WATCHED[name]]
+        positions = {stored[i]: new for new, i in enumerate(kept)}
+        samples: deque[Sample] = deque(maxlen=self._samples.maxlen)
+        offset = 0
+        for i, ts in enumerate(times):
+            row = values[offset:offset + lengths[i]]
+            offset += lengths[i]
+            if ts < now - self.history_seconds:
+                continue
+            # Positions only ever grow, so a sample's values cover a prefix of the keys.
+            row = row if len(kept) == len(stored) else array("d", (row[j] for j in kept if j < len(row)))
+            samples.append(Sample(ts, row, HostSample(*host[width * i:width * (i + 1)])))
+        last = values[len(values) - lengths[-1]:] if len(times) else array("d")
+        carried = {stored[i]: last[i] for i in kept if stored[i][0] in COUNTERS and i < len(last)}
+        with self._lock:
+            self._positions, self._samples, self._carried = positions, samples, carried
+        return len(stored) - len(kept)
 
     # -- service --------------------------------------------------------------
 
