@@ -1163,6 +1163,13 @@ class DemoSettings(Section):
     backfill_days: int = Field(
         30, ge=0, le=90, description="Days of history the simulator writes at start-up."
     )
+    attacks_per_day: float = Field(
+        4.0, ge=0, le=100,
+        description="Simulated attacks (scanners, injections, form spam, floods) per simulated day.",
+    )
+    access_logs: bool = Field(
+        True, description="Write the demo site's access log through the log pipeline."
+    )
     seed: int | None = Field(None, description="Random seed of the simulator (None: random).")
 
 

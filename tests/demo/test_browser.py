@@ -43,6 +43,7 @@ def server(tmp_path: Path) -> Iterator[LeadwatchProcess]:
         "LEADWATCH_DEMO__ENABLED": "true",
         # No simulated visitors: every demo event in the store is the browser's.
         "LEADWATCH_DEMO__VISITORS_PER_DAY": "0",
+        "LEADWATCH_DEMO__ATTACKS_PER_DAY": "0",  # nor attackers (their posts are leads, refused)
         # Nor the synthetic journeys that --demo points at the demo site.
         "LEADWATCH_SYNTHETIC__DEFAULT_JOURNEYS": "false",
         "LEADWATCH_LEADS__MIN_SUBMIT_SECONDS": "1",

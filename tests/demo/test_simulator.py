@@ -64,7 +64,7 @@ def test_backfill_writes_real_visits_and_leads_and_reset_removes_them(
         runtime.event_buffer.add([other])
         simulator = TrafficSimulator(runtime, _App)  # type: ignore[arg-type]
         assert simulator.backfill() > 500
-        runtime.event_buffer.flush()
+        runtime.event_buffer.close()  # waits for a batch its thread is writing (flush would not)
 
         rows = runtime.events.query(
             "SELECT type, channel, country, device, count(*) AS n, min(ts) AS first FROM events "

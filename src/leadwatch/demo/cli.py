@@ -14,8 +14,9 @@ def reset(
     config: ConfigOption = None,
     yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
 ) -> None:
-    """Delete every row of the demo site (events, leads, follow-ups, incidents). Stop
-    the server first: the embedded event store is held by the running server."""
+    """Delete every row of the demo site (events, logs, leads, follow-ups, incidents,
+    the bans of its attackers). Stop the server first: the embedded event store is held
+    by the running server."""
     from leadwatch.demo.reset import delete_demo_events, delete_demo_records
     from leadwatch.runtime import Runtime
 
