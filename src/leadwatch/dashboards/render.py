@@ -79,6 +79,11 @@ class Frame:
     live: bool = False  # the page follows new data as it comes: no range, no refresh
     controls: bool = True  # False: a page of no site or period (no site, range or refresh)
 
+    @property
+    def admin(self) -> bool:
+        """May act (verdicts, bans, silences, incidents, follow-ups, erasure): a viewer reads only."""
+        return self.user is not None and self.user.role == "admin"
+
     def with_extra(self, **extra: str) -> Frame:
         """This frame keeping the page's own parameters (empty ones left out)."""
         return replace(self, extra={**self.extra, **{k: v for k, v in extra.items() if v}})

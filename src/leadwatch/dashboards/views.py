@@ -189,14 +189,28 @@ async def security_incident_view(
                 banned=bool(incident.ip != "-" and runtime.guard.bans.banned(incident.ip)))
 
 
-def security_admin(user: Annotated[CurrentUser, Depends(guard.ui_user)]) -> CurrentUser:
-    """Verdicts and bans change what every replica refuses: admins only."""
+def require_admin(user: CurrentUser, why: str) -> CurrentUser:
+    """The user, if of the admin role: every UI action is an admin's; a viewer reads only."""
     if user.role != "admin":
-        raise UiError(403, "Only admins may judge incidents and ban or unban addresses.")
+        raise UiError(403, why)
     return user
 
 
-SecurityAdmin = Annotated[CurrentUser, Depends(security_admin)]
+def admin_only(why: str) -> Callable[[CurrentUser], CurrentUser]:
+    """A dependency: the logged-in admin, or a 403 page saying ``why``."""
+
+    def check(user: Annotated[CurrentUser, Depends(guard.ui_user)]) -> CurrentUser:
+        return require_admin(user, why)
+
+    return check
+
+
+# Verdicts and bans change what every replica refuses.
+SecurityAdmin = Annotated[CurrentUser, Depends(admin_only("Only admins may judge incidents and ban or unban addresses."))]
+# Acknowledging, resolving and silencing change who gets paged.
+AlertsAdmin = Annotated[CurrentUser, Depends(admin_only(
+    "Only admins may acknowledge or resolve incidents and silence alerts."))]
+LeadsAdmin = Annotated[CurrentUser, Depends(admin_only("Only admins may record follow-ups and outcomes."))]
 
 
 @router.post("/security/incidents/{incident_id}/verdict")
@@ -333,7 +347,7 @@ async def incident_action(
     incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     action: Literal["acknowledge", "resolve"],
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    user: Annotated[CurrentUser, Depends(guard.ui_user)],
+    user: AlertsAdmin,
 ) -> Response:
     """Acknowledge or resolve through the alerting API's handler, as the logged-in user."""
     try:
@@ -352,7 +366,7 @@ MATCHER_ITEM = re.compile(r'(?:[^,"]|"[^"]*")+')
 async def create_silence(
     request: Request,
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    user: Annotated[CurrentUser, Depends(guard.ui_user)],
+    user: AlertsAdmin,
 ) -> Response:
     """Silence or plan maintenance through the alerting API's handler, as the user."""
     form = await request.form()
@@ -379,7 +393,7 @@ async def expire_silence(
     request: Request,
     silence_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    _user: Annotated[CurrentUser, Depends(guard.ui_user)],
+    _user: AlertsAdmin,
 ) -> Response:
     try:
         await alerting_api.expire_silence(silence_id, runtime, "admin")
@@ -440,7 +454,7 @@ async def lead_followup(
     request: Request,
     lead_id: Annotated[int, Path(ge=1, le=2**62)],
     runtime: Annotated[Runtime, Depends(get_runtime)],
-    _user: Annotated[CurrentUser, Depends(guard.ui_user)],
+    _user: LeadsAdmin,
 ) -> Response:
     """Record a follow-up or outcome through the leads API's handler. The session guard
     has checked the CSRF header (htmx sends it from the form's ``hx-headers``)."""
@@ -462,9 +476,8 @@ async def lead_followup(
 def privacy_frame(request: Request, runtime: Runtime, user: CurrentUser) -> Frame:
     """The Privacy page's frame: admins only; no site, range or refresh (a person is
     looked up across sites, and a refresh would drop what the lookup found)."""
-    if user.role != "admin":
-        raise UiError(403, "The Privacy page is for admins only: it shows and erases personal data. "
-                           "Ask an admin to answer data-subject requests.")
+    require_admin(user, "The Privacy page is for admins only: it shows and erases personal data. "
+                        "Ask an admin to answer data-subject requests.")
     sites = runtime.settings.sites
     return Frame(request, sites[0], sites, parse_range(None), 0, user=user, controls=False)
 
