@@ -71,6 +71,8 @@ class UiRoute(APIRoute):
                 return RedirectResponse(guard.login_url(request), status_code=303)
             except UiError as exc:
                 return error_page(request, exc.status, exc.message)
+            except ApiError as exc:  # an API handler's refusal (404, 409, 422...), as a page
+                return error_page(request, exc.status, exc.message)
             except RequestValidationError as exc:
                 fields = validation_fields(exc.errors())
                 message = "; ".join(f"{k.removeprefix('query.')}: {v}" for k, v in fields.items())
@@ -177,10 +179,7 @@ async def security_incident_view(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
 ) -> Response:
-    try:
-        incident = await security_api.get_incident(incident_id, runtime)
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    incident = await security_api.get_incident(incident_id, runtime)
     if incident.site_id != frame.site.id and incident.site_id in runtime.site_ids:
         frame = frame.with_site(incident.site_id)
     # No periodic refresh: it would wipe a verdict's note while the analyst types it.
@@ -229,8 +228,6 @@ async def security_verdict(
         await security_api.judge_incident(incident_id, verdict, runtime)
     except ValidationError as exc:
         raise UiError(422, _invalid(exc)) from None
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
     return back(request, f"/ui/security/incidents/{incident_id}")
 
 
@@ -251,8 +248,6 @@ async def security_ban(
             await security_api.ban_address(runtime, body, user.username, request)
     except ValidationError as exc:
         raise UiError(422, _invalid(exc)) from None
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
     # Back to the page the form was on: the Security page or an incident's.
     target = str(form.get("back") or "")
     return back(request, target if re.fullmatch(r"/ui/security(/incidents/\d+)?", target) else "/ui/security")
@@ -350,11 +345,8 @@ async def incident_action(
     user: AlertsAdmin,
 ) -> Response:
     """Acknowledge or resolve through the alerting API's handler, as the logged-in user."""
-    try:
-        await alerting_api.act_on_incident(incident_id, action, alerting_api.ActBody(by=user.username),
-                                           runtime, "admin")
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    await alerting_api.act_on_incident(incident_id, action, alerting_api.ActBody(by=user.username),
+                                       runtime, "admin")
     return back(request, "/ui/alerts")
 
 
@@ -379,12 +371,8 @@ async def create_silence(
             "duration_seconds": int(duration), "kind": str(form.get("kind") or "silence"),
             "comment": str(form.get("comment") or "").strip(), "created_by": user.username})
     except ValidationError as exc:
-        fields = validation_fields(exc.errors())
-        raise UiError(422, "; ".join(f"{k}: {v}" for k, v in fields.items())) from None
-    try:
-        await alerting_api.create_silence(body, runtime, "admin")
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+        raise UiError(422, _invalid(exc)) from None
+    await alerting_api.create_silence(body, runtime, "admin")
     return back(request, "/ui/alerts")
 
 
@@ -395,10 +383,7 @@ async def expire_silence(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     _user: AlertsAdmin,
 ) -> Response:
-    try:
-        await alerting_api.expire_silence(silence_id, runtime, "admin")
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    await alerting_api.expire_silence(silence_id, runtime, "admin")
     return back(request, "/ui/alerts")
 
 
@@ -439,10 +424,7 @@ async def lead_view(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     lead_id: Annotated[int, Path(ge=1, le=2**62)],
 ) -> Response:
-    try:
-        detail = await leads_api.get_lead(lead_id, runtime, "admin")
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    detail = await leads_api.get_lead(lead_id, runtime, "admin")
     if detail.site_id != frame.site.id and detail.site_id in runtime.site_ids:
         frame = frame.with_site(detail.site_id)
     return page(frame, "lead.html", f"Lead {lead_id}", lead=detail,
@@ -466,10 +448,7 @@ async def lead_followup(
             "value": float(value) if value else None})
     except (ValueError, ValidationError) as exc:
         raise UiError(422, f"follow-up: {exc}") from None
-    try:
-        await leads_api.add_followup(lead_id, body, runtime, "admin")
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    await leads_api.add_followup(lead_id, body, runtime, "admin")
     return back(request, f"/ui/leads/{lead_id}")
 
 
@@ -510,10 +489,7 @@ def privacy_subject(
     address comes in the body, never the URL (URLs land in access logs and history)."""
     if not email.strip():
         raise UiError(422, "email: enter the person's e-mail address")
-    try:
-        return privacy_api.subject(email, runtime, phone or None, site or None)
-    except ApiError as exc:
-        raise UiError(exc.status, exc.message) from None
+    return privacy_api.subject(email, runtime, phone or None, site or None)
 
 
 PrivacySubject = Annotated[Subject, Depends(privacy_subject)]
