@@ -112,15 +112,15 @@ class Runtime:
         # alerting: the catalogue's evaluator, incidents and escalation (through the outbox).
         self.alerting = Evaluator.for_runtime(self)
         self.services.append(self.alerting)
-        # Standalone: both metric histories outlive a restart. First in start order,
-        # they load before any sampler's first sample; last in close order, they save
+        # Standalone: both metric histories (and the alert states) outlive a restart. First
+        # in start order, they load before any sampler's first sample; last in close order, they save
         # after the samplers stopped. Only a process owning its data dir keeps them
         # (DuckDB's file lock admits one); stack-mode replicas are stateless, and
         # Prometheus holds their history.
         if not storage.uses_postgres:
             parts: dict[str, Snapshotted] = {"dashboards": self.metrics_history}
-            if settings.alerting.embedded_evaluator:  # else its history stays empty
-                parts["alerting"] = self.alerting.history
+            if settings.alerting.embedded_evaluator:  # else its history and states stay empty
+                parts["alerting"] = self.alerting
             self.services.insert(0, SnapshotService(
                 storage.data_dir / "history", parts, interval=storage.history_snapshot_interval_seconds,
             ))

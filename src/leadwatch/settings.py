@@ -774,6 +774,14 @@ class AlertingSettings(Section):
         description="Hysteresis: a firing alert resolves only after its condition has been "
         "false this long, so a flapping signal does not open and close incidents.",
     )
+    for_outage_tolerance_seconds: float = Field(
+        3600.0,
+        ge=0,
+        le=7 * 86_400,
+        description="Standalone: after a restart, alert states (pending, firing, since when) are "
+        "restored from the snapshot only if leadwatch was down at most this long, as Prometheus' "
+        "--rules.alert.for-outage-tolerance; beyond it they start afresh.",
+    )
     catalogue_file: Path | None = Field(
         None,
         description="YAML file of overrides to the shipped alert catalogue and SLO specs "

@@ -1,6 +1,7 @@
 """The evaluator's history across a restart: snapshotted and loaded into a fresh
 History it evaluates as the original did, counters go on (a reset, not a drop, and
-nothing counted twice), old points are dropped, and no stale pending state fires."""
+nothing counted twice) and old points are dropped. The alert states saved with it:
+test_state_restore.py."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from leadwatch.alerting.catalogue import Catalogue, load_catalogue
 from leadwatch.alerting.expr import Context, Selector, SumRate, Vector, retention
 from leadwatch.alerting.history import History, Sample
 from leadwatch.alerting.slo import report
-from leadwatch.alerting.state import AlertStates
 from leadwatch.settings import load_settings
 from leadwatch.store.snapshots import decode, encode
 
@@ -148,29 +148,6 @@ def test_points_older_than_their_look_back_are_dropped_on_load() -> None:
     assert len(kept) >= 30 * 24
     up = next(inp for inp in NEEDS if inp.selector.metric == "up")
     assert NEEDS[up] == 300 and loaded.window(up, 0, math.inf) == {}  # a 5-minute look-back: all gone
-
-
-def test_a_restart_starts_for_durations_afresh() -> None:
-    """Alert states are not kept: an alert pending before a restart is pending again
-    from the first evaluation after it, and fires only once its ``for`` has passed
-    in this process; the condition was not watched during the downtime."""
-    alert = next(a for a in CATALOGUE.alerts if a.name == "AvailabilitySLOBreach")
-    assert alert.for_seconds == 300
-    history, states = History(NEEDS), AlertStates()
-    for i in range(17):  # 4 minutes of half the requests failing
-        t = 15.0 * i
-        history.record(t, [requests("/", "200", 10.0 * i), requests("/", "500", 10.0 * i)])
-        states.step([alert], Context(history, t))
-    [instance] = states.instances.values()
-    assert not instance.firing and instance.active_since == 15.0
-    after, fresh = restarted(history, 400.0), AlertStates()
-    for t, value in ((400.0, 10.0), (415.0, 20.0)):
-        after.record(t, [requests("/", "200", value), requests("/", "500", value)])
-        fresh.step([alert], Context(after, t))
-    [instance] = fresh.instances.values()
-    assert not instance.firing and instance.active_since == 400.0  # 400 s after the first pending: still pending
-    fresh.step([alert], Context(after, 700.0))
-    assert fresh.firing()  # five minutes after the restart
 
 
 def test_groups_of_inputs_the_catalogue_no_longer_reads_are_dropped_and_counted() -> None:

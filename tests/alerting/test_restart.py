@@ -1,11 +1,12 @@
-"""A standalone leadwatch stopped and started again keeps its SLO figures and the
-Technical Operations page's history (data_dir/history/); stack-mode replicas keep
-no snapshot file at all."""
+"""A standalone leadwatch stopped and started again keeps its SLO figures, the
+Technical Operations page's history (data_dir/history/) and its firing alerts, whose
+incidents go on without paging anyone again; stack-mode replicas keep no snapshot
+file at all."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -15,18 +16,28 @@ from leadwatch.app import create_app
 from leadwatch.runtime import Runtime
 from leadwatch.settings import Settings
 from leadwatch.store.snapshots import SnapshotService
+from tests.alerting.receiver import LocalReceiver
+from tests.alerting.test_state_restore import incidents, pages
 from tests.conftest import ADMIN
 
 PERIOD_FIGURES = ("sli_percent", "error_ratio", "period_burn_rate", "error_budget_remaining_ratio")
 
 
+def _wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def _evaluations(runtime: Runtime) -> float:
+    return runtime.metrics.registry.get_sample_value("leadwatch_alert_evaluations_total") or 0.0
+
+
 def _evaluated_once(runtime: Runtime) -> None:
     """Wait for the evaluator's first sample (taken as its thread starts), so the
     samples below are the test's own."""
-    deadline = time.monotonic() + 30
-    while not runtime.metrics.registry.get_sample_value("leadwatch_alert_evaluations_total"):
-        assert time.monotonic() < deadline, "the evaluator never ran"
-        time.sleep(0.05)
+    _wait_for(lambda: _evaluations(runtime), "the evaluator never ran")
 
 
 def _slos(client: TestClient) -> dict[str, dict[str, Any]]:
@@ -75,3 +86,47 @@ def test_without_the_embedded_evaluator_only_the_ops_history_is_kept(settings_fo
     with Runtime(settings) as runtime:
         runtime.start()
     assert [p.name for p in (settings.storage.data_dir / "history").iterdir()] == ["dashboards.snap"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[LocalReceiver]:
+    r = LocalReceiver()
+    yield r
+    r.close()
+
+
+def _site_down(runtime: Runtime) -> tuple[list[tuple[int, str, list[str]]], list[str]]:
+    """SiteDown's incidents and the actions of the pages sent about it."""
+    return incidents(runtime), pages(runtime)
+
+
+def _site_down_alert(client: TestClient) -> list[tuple[str, str]]:
+    return [(a["state"], a["active_since"]) for a in client.get("/api/v1/alerts", headers=ADMIN).json()["alerts"]
+            if a["labels"]["alertname"] == "SiteDown"]
+
+
+def test_a_firing_alert_goes_on_firing_across_a_restart_and_pages_nobody_again(
+        settings_for: Callable[..., Settings], receiver: LocalReceiver) -> None:
+    settings = settings_for(
+        alerting={"evaluation_interval_seconds": 1, "site_down_for_seconds": 1},
+        notify={"receivers": {"pagerduty-oncall": {"kind": "pagerduty", "routing_key": "rk",
+                                                   "url": f"{receiver.url}/pagerduty"}},
+                "poll_interval_seconds": 0.2},
+    )
+    with TestClient(create_app(settings)) as client:
+        runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.synthetic.metrics.success.labels("homepage", "eu").set(0)  # the site is down
+        opened = ([(1, "open", ["opened", "escalated"])], ["trigger"])
+        _wait_for(lambda: _site_down(runtime) == opened, "SiteDown never paged")
+        [(state, since)] = _site_down_alert(client)
+        assert state == "firing"
+
+    with TestClient(create_app(settings)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        runtime.synthetic.metrics.success.labels("homepage", "eu").set(0)  # still down
+        first = _evaluations(runtime)
+        # Long enough for a fresh for to pass: without the restored state, the incident
+        # would have been resolved at the first evaluation and a new one opened since.
+        _wait_for(lambda: _evaluations(runtime) >= first + 3, "the evaluator stopped")
+        assert _site_down_alert(client) == [("firing", since)]
+        assert _site_down(runtime) == opened

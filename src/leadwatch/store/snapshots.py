@@ -1,7 +1,7 @@
 """Snapshots of in-memory state in the data dir, so that a restart does not forget it.
 
 The embedded evaluator's metric history (SLO budgets, burn rates, look-back alerts)
-and the Technical Operations page's samples live in memory. In standalone mode a
+and alert states, and the Technical Operations page's samples, live in memory. In standalone mode a
 :class:`SnapshotService` loads each from ``data_dir/history/<name>.snap`` at start-up,
 before the first sample, and writes it back every
 ``storage.history_snapshot_interval_seconds`` and once more after the samplers have
