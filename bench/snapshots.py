@@ -28,7 +28,8 @@ from leadwatch.alerting.history import History
 from leadwatch.dashboards.sampler import MetricsHistory
 from leadwatch.metrics import Metrics
 from leadwatch.settings import load_settings
-from leadwatch.store.snapshots import Snapshotted, decode, encode, write_atomic
+from leadwatch.store.files import write_atomic
+from leadwatch.store.snapshots import Snapshotted, decode, encode
 
 TARGET_SECONDS = 1.0
 REPEAT = 5

@@ -27,7 +27,8 @@ from leadwatch.alerting.state import AlertStates, Instance
 from leadwatch.notify.models import OutboxMessage
 from leadwatch.runtime import Runtime
 from leadwatch.settings import Settings, load_settings
-from leadwatch.store.snapshots import SnapshotService, encode, write_atomic
+from leadwatch.store.files import write_atomic
+from leadwatch.store.snapshots import SnapshotService, encode
 
 FOR = 60.0  # SiteDown's for
 T0 = 1_800_000_000.0

@@ -13,15 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from leadwatch.store import snapshots
-from leadwatch.store.snapshots import (
-    Snapshot,
-    SnapshotService,
-    Unusable,
-    decode,
-    encode,
-    write_atomic,
-)
+from leadwatch.store import files
+from leadwatch.store.files import write_atomic
+from leadwatch.store.snapshots import Snapshot, SnapshotService, Unusable, decode, encode
 
 
 class Part:
@@ -136,7 +130,7 @@ def test_a_failed_write_leaves_the_previous_snapshot_intact(tmp_path: Path, monk
     def disk_full(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(snapshots.os, "fsync", disk_full)
+    monkeypatch.setattr(files.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
         write_atomic(path, b"next, never complete")
     assert path.read_bytes() == b"previous"

@@ -29,6 +29,8 @@ from typing import IO, BinaryIO
 import orjson
 import structlog
 
+from leadwatch.store.files import write_atomic
+
 log = structlog.get_logger(__name__)
 
 READ_CHUNK = 1 << 20
@@ -106,15 +108,8 @@ class OffsetStore:
         return {k: int(data[k]) for k in ("dev", "inode", "offset")}
 
     def save(self, path: Path, dev: int, inode: int, offset: int) -> None:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        target = self._file(path)
-        partial = target.with_suffix(".partial")
         body = {"path": str(path), "dev": dev, "inode": inode, "offset": offset}
-        with partial.open("wb") as fh:
-            fh.write(orjson.dumps(body))
-            fh.flush()
-            os.fsync(fh.fileno())
-        partial.replace(target)
+        write_atomic(self._file(path), orjson.dumps(body))
 
 
 class Follower:

@@ -11,7 +11,6 @@ dir and replayed at the next start, so an acknowledged row is never dropped.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import structlog
 from leadwatch.background import ThreadedService
 from leadwatch.metrics import Metrics
 from leadwatch.store.events import EventStore
+from leadwatch.store.files import write_atomic
 from leadwatch.store.schema import Table
 
 log = structlog.get_logger(__name__)
@@ -180,17 +180,10 @@ class WriteBuffer(ThreadedService):
         time.sleep(min(seconds, 0.2))
 
     def _spill(self, batch: list[tuple[Any, ...]]) -> None:
-        self.spill_dir.mkdir(parents=True, exist_ok=True)
         path = self.spill_dir / f"{self.table.name}-{time.time_ns()}.jsonl"
-        partial = path.with_suffix(".partial")
         names = self.table.column_names
-        with partial.open("wb") as fh:
-            for row in batch:
-                fh.write(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
         # Only complete files carry the name replay looks for.
-        partial.rename(path)
+        write_atomic(path, b"".join(orjson.dumps(dict(zip(names, row, strict=True))) + b"\n" for row in batch))
         self._failures.inc(len(batch))
         log.error("events_spilled", table=self.table.name, rows=len(batch), path=str(path))
 

@@ -21,7 +21,6 @@ warning, never an error at start-up: the history then starts empty, as it used t
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import time
@@ -36,6 +35,7 @@ import orjson
 import structlog
 
 from leadwatch.background import PeriodicService
+from leadwatch.store.files import write_atomic
 
 log = structlog.get_logger(__name__)
 
@@ -139,28 +139,6 @@ def _little_endian(numbers: array[Any]) -> array[Any]:
     swapped = array(numbers.typecode, numbers)
     swapped.byteswap()
     return swapped
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` so that a reader (or the next start after a crash
-    or a full disk) sees either the old file or the whole new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(partial, path)
-    except BaseException:
-        partial.unlink(missing_ok=True)
-        raise
-    # The rename itself is durable only once the directory is synced.
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
 
 
 class SnapshotService(PeriodicService):
