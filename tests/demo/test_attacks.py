@@ -160,14 +160,13 @@ def test_backfill_logs_and_attacks_go_through_the_real_pipelines_and_reset_remov
         until = now()
         assert simulator.backfill(until) > 300
         # One attack of each kind (the backfill draws them at random), and a scanner
-        # long enough to be banned for probing, half a day ago.
+        # long enough to be caught probing, half a day ago.
         at = until - timedelta(hours=12)
         for kind in ("scanner", "sqli", "xss", "form_spam", "flood"):
             simulator._attack_past(simulator.attacks.attack(kind), at, until)
         scanner = Attack("scanner", ATTACKERS[1][0], SCANNER_AGENTS[1],
                          [Probe(i * 2.0, "GET", PROBE_PATHS[i % len(PROBE_PATHS)], "probe") for i in range(25)])
         simulator._attack_past(scanner, at + timedelta(hours=1), until)
-        simulator._write_log(simulator.access_log.take())
         _flush(runtime)
 
         rows = runtime.events.query(
@@ -192,22 +191,16 @@ def test_backfill_logs_and_attacks_go_through_the_real_pipelines_and_reset_remov
             "GROUP BY name", {"site": SITE})
         assert {e["name"] for e in events} >= {"probe", "scanner", "sqli", "xss", "flood", "form_spam", "probing"}
         assert min(e["first"] for e in events) < until.replace(tzinfo=None) - timedelta(hours=11)
-        # ...grouped into incidents of the demo site, and only attackers are banned.
+        # ...grouped into incidents of the demo site, and only attackers are banned, by
+        # bans not yet over (tests below: when detections and bans of the past are dated).
         found = summary(runtime.records, SITE, until - timedelta(days=3), until + timedelta(hours=1))
         assert set(found["by_threat"]) >= {"probe", "scanner", "sqli", "xss", "flood", "form_spam", "probing"}
         with runtime.records.session() as session:
             first_seen = session.scalar(select(func.min(SecurityIncident.first_seen_at)))
+            ban_rows = session.scalars(select(IpBan)).all()
         assert first_seen is not None and first_seen < until - timedelta(hours=11)
-        bans = {b.network.removesuffix("/32") for b in active_bans(runtime.records)}
-        assert ATTACKERS[1][0] in bans and bans <= ATTACKER_IPS
-        # The guard bans from the moment it reads a line, however old: the backfill lifts
-        # the bans of attackers last seen longer than security.ban_seconds ago.
-        old, recent = ATTACKERS[3][0], ATTACKERS[1][0]
-        runtime.guard.bans.ban(old, seconds=3600, reason="probing", threat="probing")
-        simulator._lift_stale_bans({old: until - timedelta(hours=2), recent: until - timedelta(minutes=10)}, until)
-        assert runtime.guard.bans.banned(old) is None and runtime.guard.bans.banned(recent) is not None
-        with runtime.records.session() as session:
-            ban_rows = session.scalar(select(func.count()).select_from(IpBan))
+        assert {b.network.removesuffix("/32") for b in ban_rows} <= ATTACKER_IPS
+        assert all(b.expires_at > until for b in ban_rows)
 
         stored = runtime.events.query("SELECT count(*) AS n FROM logs WHERE site_id = :s", {"s": SITE})[0]["n"]
         assert stored > simulator.stats["log_lines"]  # the access lines and their security copies
@@ -217,13 +210,60 @@ def test_backfill_logs_and_attacks_go_through_the_real_pipelines_and_reset_remov
     result = CliRunner().invoke(cli, ["demo", "reset", "--yes"])
     assert result.exit_code == 0, result.output
     assert f"{stored} logs" in result.output and f"{found['incidents']} security_incidents" in result.output
-    assert f"{ban_rows} ip_bans" in result.output
+    assert f"{len(ban_rows)} ip_bans" in result.output
     with Runtime(settings) as runtime:
         assert runtime.events.count(site_id=SITE) == 0
         assert runtime.events.query("SELECT count(*) AS n FROM logs WHERE site_id = :s", {"s": SITE})[0]["n"] == 0
         with runtime.records.session() as session:
             assert session.scalar(select(func.count()).select_from(SecurityIncident)) == 0
             assert session.scalar(select(func.count()).select_from(IpBan)) == 0
+
+
+def test_a_backfill_detects_and_bans_its_attackers_when_they_attacked(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """The backfill's log lines are received at their simulated time: each incident is
+    detected within a detector's window of its first event (not on the day of the
+    backfill), and only attackers active within the last ``ban_seconds`` are banned,
+    for ``ban_seconds`` from their detection."""
+    settings = with_demo_site(settings_for(demo={
+        "enabled": True, "visitors_per_day": 0, "backfill_days": 2, "attacks_per_day": 24, "seed": 3}))
+    security = settings.security
+    with Runtime(settings) as runtime:
+        runtime.start()
+        simulator = TrafficSimulator(runtime, _App)  # type: ignore[arg-type]
+        until = now()
+        simulator.backfill(until)
+        # And two scanners long enough to be banned for probing, from addresses of their
+        # own (an attacker's open incident would take their events): eleven hours ago
+        # and ten minutes ago.
+        old, recent = "203.0.113.7", "203.0.113.8"
+        starts = {old: until - timedelta(hours=11), recent: until - timedelta(minutes=10)}
+        for ip, start in starts.items():
+            simulator._attack_past(Attack("scanner", ip, SCANNER_AGENTS[1], [
+                Probe(i * 2.0, "GET", PROBE_PATHS[i % len(PROBE_PATHS)], "probe") for i in range(25)
+            ]), start, until)
+        _flush(runtime)
+
+        with runtime.records.session() as session:
+            incidents = session.scalars(select(SecurityIncident)).all()
+            ban_rows = session.scalars(select(IpBan)).all()
+        assert simulator.stats["attacks"] > 30 and {i.threat for i in incidents} >= {"probing", "sqli"}
+        window = timedelta(seconds=max(security.probing_window_seconds, security.form_spam_window_seconds, 60))
+        assert all(i.first_seen_at <= i.detected_at <= i.first_seen_at + window for i in incidents)
+        ban_seconds = timedelta(seconds=security.ban_seconds)
+        assert all(b.expires_at == b.created_at + ban_seconds > until for b in ban_rows)
+
+        # The 21st probe (40 s in) crosses security.probing_requests: detected then, and
+        # banned from then when that ban is not over yet.
+        detected = {ip: start + timedelta(seconds=40) for ip, start in starts.items()}
+        bans = {b.network.removesuffix("/32") for b in active_bans(runtime.records)}
+        assert recent in bans and old not in bans
+        assert runtime.guard.bans.banned(recent) == detected[recent] + ban_seconds
+        probing = {i.ip: i for i in incidents if i.threat == "probing"}
+        assert {ip: (probing[ip].first_seen_at, probing[ip].detected_at) for ip in starts} == {
+            ip: (start.replace(microsecond=0), detected[ip]) for ip, start in starts.items()}  # logs keep seconds
+        assert (probing[old].contained, probing[recent].contained) == (0, 1)  # logged; banned
 
 
 def test_live_attacks_meet_the_middleware_and_the_lead_intake(settings_for: Callable[..., Settings]) -> None:

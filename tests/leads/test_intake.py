@@ -4,6 +4,7 @@ validation, durability and idempotency, defence, and routing to sales."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -12,9 +13,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from leadwatch.app import create_app
+from leadwatch.leads.form import LeadIn
+from leadwatch.leads.intake import Submission
 from leadwatch.leads.models import Lead
 from leadwatch.marketing.touch import MAX_TOKEN_CHARS
 from leadwatch.notify.models import OutboxMessage
+from leadwatch.security.events import SecurityEvent
 from leadwatch.settings import Settings
 from tests.conftest import ADMIN
 
@@ -227,6 +231,22 @@ def test_xss_is_stored_as_text_and_flagged(app_client: TestClient) -> None:
     assert security_event(app_client)["field"] == "form.message"  # as the middleware names fields
     detail = app_client.get(f"/api/v1/leads/{lead.id}", headers=ADMIN)
     assert detail.headers["content-type"].startswith("application/json")  # never HTML
+
+
+def test_a_submission_received_in_the_past_dates_its_security_events_then(app_client: TestClient) -> None:
+    """A replayed submission (the demo's backfill) is seen and detected when it was received."""
+    runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    recorded: list[SecurityEvent] = []
+    runtime.security_log.subscribe(recorded.extend)
+    received = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+    lead = LeadIn.model_validate({**ANN, "message": "<script>alert(1)</script>"})
+    runtime.leads.submit(Submission(lead=lead, site_id="default", ip="203.0.113.9", received_at=received))
+    [event] = recorded
+    assert (event.threat, event.ts, event.detected_at) == ("xss", received.replace(tzinfo=None),
+                                                          received.replace(tzinfo=None))
+    runtime.event_buffer.flush()
+    [row] = runtime.events.query("SELECT ts FROM events WHERE type = 'security'", {})
+    assert row["ts"] == received.replace(tzinfo=None)
 
 
 def test_several_sites_need_a_site_id(settings_for: Callable[..., Settings]) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import orjson
 
 from leadwatch.logs.pipeline import Pipeline
 from leadwatch.logs.record import LogRecord
+from leadwatch.security.events import SecurityEvent
 from leadwatch.store.events import EventStore
 from leadwatch.store.schema import LOGS as LOGS_TABLE
+from leadwatch.store.schema import utcnow
 from tests.logs.conftest import REAL_LOG
 
 ATTACK = (
@@ -26,7 +28,7 @@ def test_the_real_log_is_stored_enriched_and_counted(
     pipeline = make_pipeline()
     lines = REAL_LOG.read_text().splitlines()
     seen: list[LogRecord] = []
-    pipeline.subscribe(seen.append)
+    pipeline.subscribe(lambda record, _received_at: seen.append(record))
     for i in range(0, len(lines), 2500):
         pipeline.process(lines[i : i + 2500], site_id="default")
     assert len(seen) == 10_000 and store.count(LOGS_TABLE, dataset="access") == 10_000
@@ -62,6 +64,32 @@ def test_attacks_are_copied_to_security_and_recorded(
     assert props["action"] == "logged" and props["source"] == "logs" and props["ip"] == "81.2.69.160"
 
 
+def test_lines_are_detected_when_received_never_before_their_own_time(
+    make_pipeline: Callable[..., Pipeline], store: EventStore
+) -> None:
+    pipeline = make_pipeline()
+    detected: list[SecurityEvent] = []
+    pipeline.security_log.subscribe(detected.extend)  # type: ignore[union-attr]
+    received: list[datetime] = []
+    pipeline.subscribe(lambda _record, received_at: received.append(received_at))
+    line_time = datetime(2015, 5, 17, 10, 5, 3)
+
+    later = line_time + timedelta(minutes=7)
+    pipeline.process([ATTACK, "garbage line"], site_id="default", received_at=later.replace(tzinfo=UTC))
+    pipeline.process([ATTACK], site_id="default", received_at=line_time - timedelta(hours=1))
+    before = utcnow()
+    pipeline.process([ATTACK], site_id="default")  # shipped now
+
+    sqli = [e for e in detected if e.threat == "sqli"]
+    assert [e.ts for e in sqli] == [line_time] * 3  # seen when the line says
+    assert sqli[0].detected_at == later  # detected when received (aware input taken as UTC)
+    assert sqli[1].detected_at == line_time  # a claim of receipt before the line happened
+    assert sqli[2].detected_at is not None and sqli[2].detected_at >= before
+    assert received[:2] == [later, line_time - timedelta(hours=1)] and received[2] >= before
+    [dead] = store.query("SELECT ts FROM logs WHERE dataset = 'dead-letter'")
+    assert dead["ts"] == later  # a line without a time of its own is dated when it came
+
+
 def test_unparseable_lines_become_counted_dead_letters(
     make_pipeline: Callable[..., Pipeline], store: EventStore
 ) -> None:
@@ -85,7 +113,7 @@ def test_a_failing_subscriber_loses_nothing(
 ) -> None:
     pipeline = make_pipeline()
 
-    def broken(record: LogRecord) -> None:
+    def broken(record: LogRecord, received_at: datetime) -> None:
         raise RuntimeError("detector bug")
 
     pipeline.subscribe(broken)
@@ -112,7 +140,7 @@ def test_the_garbage_collector_is_paused_during_a_batch_only(
 ) -> None:
     pipeline = make_pipeline()
     during: list[bool] = []
-    pipeline.subscribe(lambda record: during.append(gc.isenabled()))
+    pipeline.subscribe(lambda record, _received_at: during.append(gc.isenabled()))
     pipeline.process([ATTACK], site_id="default")
     assert during == [False] and gc.isenabled()
     gc.disable()  # a collector the host switched off stays off

@@ -19,7 +19,10 @@ time, all through leadwatch's real pipelines.
 - Attackers (``attacks``): a few bursts a simulated day. Live, they are played
   against the ASGI app like visitors (the security middleware and the lead intake
   detect, block, flag, rate-limit and ban); in the backfill they are access-log
-  lines, which the log pipeline threat-matches and the rate detectors count.
+  lines, which the log pipeline threat-matches and the rate detectors count, shipped
+  second by second and received at their simulated time (as a tailing shipper would
+  have sent them then): detected then, and banned for ``security.ban_seconds`` from
+  then, so only the attackers of the last ``ban_seconds`` start banned.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import groupby
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -42,7 +46,7 @@ import structlog
 from pydantic import ValidationError
 
 from leadwatch.background import ThreadedService
-from leadwatch.demo.access_log import FORMAT, AccessLog, Request, SiteRequests
+from leadwatch.demo.access_log import FORMAT, AccessLog, Request, SiteRequests, line
 from leadwatch.demo.attacks import ATTACKERS, Attack, AttackModel, backfill_statuses
 from leadwatch.demo.content import PREFIX
 from leadwatch.demo.traffic import (
@@ -60,7 +64,6 @@ from leadwatch.leads.followup import record_followup
 from leadwatch.leads.form import LeadIn, from_form
 from leadwatch.leads.intake import Outcome, Submission
 from leadwatch.leads.models import Lead
-from leadwatch.security.bans import lift_bans
 from leadwatch.store.buffer import BufferFull
 from leadwatch.store.models import now as utc_now
 from leadwatch.synthetic.catalog import own_url
@@ -129,38 +132,21 @@ class TrafficSimulator(ThreadedService):
             since = max(since, newest.replace(tzinfo=UTC))
         plans = self._timeline(since, until)
         started, done = time.monotonic(), 0
-        last_attack: dict[str, datetime] = {}
         for at, plan in plans:
             if self._stop.is_set() or time.monotonic() - started > BACKFILL_BUDGET_SECONDS:
                 log.warning("demo_backfill_cut", written=done, planned=len(plans))
                 break
             if isinstance(plan, Attack):
                 self._attack_past(plan, at, until)
-                last_attack[plan.ip] = at + timedelta(seconds=plan.steps[-1].at)
             else:
                 self._play_past(plan, at, until)
                 done += 1
-            if self.access_log.full:
-                self._write_log(self.access_log.take())
-        self._write_log(self.access_log.take())
-        self._lift_stale_bans(last_attack, until)
+            if self.access_log.full:  # the visitors' lines, shipped as of the simulated time
+                self._write_log(self.access_log.take(), received_at=at)
+        self._write_log(self.access_log.take(), received_at=until)
         log.info("demo_backfill_done", written=done, since=since.isoformat(),
                  seconds=round(time.monotonic() - started, 2), **self.stats)
         return done
-
-    def _lift_stale_bans(self, last_attack: dict[str, datetime], until: datetime) -> None:
-        """Lift the bans the backfill's detections made that would have ended by now.
-
-        The guard bans for ``security.ban_seconds`` from the moment it reads a line,
-        even an old one (reported as a defect of replayed logs), so without this every
-        attacker of the last 30 days would start banned, and the live ones would meet
-        a ban instead of the middleware's inspection for the first hour."""
-        security = self.runtime.settings.security
-        stale = [ip for ip, at in last_attack.items() if at < until - timedelta(seconds=security.ban_seconds)]
-        lifted = sum(lift_bans(self.runtime.records, ip, automatic_for=threat)
-                     for ip in stale for threat in security.ban_threats)
-        if lifted:
-            self.runtime.guard.bans.reload()
 
     def _timeline(self, since: datetime, until: datetime) -> list[tuple[datetime, Visit | Attack]]:
         """Visit start times hour by hour, shaped by the time of day and week; attacks
@@ -214,16 +200,21 @@ class TrafficSimulator(ThreadedService):
 
     def _attack_past(self, attack: Attack, start: datetime, until: datetime) -> None:
         """An attack of the past exists as what nginx logged of it (the lead intake
-        never saw its form posts: they went to a server of the past)."""
+        never saw its form posts: they went to a server of the past). Its lines reach
+        the pipeline each second, received then, as a shipper tailing the log sends
+        them: the detections are dated when they would have been made, not today."""
         self.stats["attacks"] += 1
         if not self.settings.access_logs:
             return
         statuses = backfill_statuses(attack, self.runtime.settings.security)
-        self.access_log.add([
+        requests = [
             self.requests.scripted(attack.ip, attack.user_agent, at, probe.method, probe.target, status)
             for probe, status in zip(attack.steps, statuses, strict=True)
             if (at := start + timedelta(seconds=probe.at)) < until
-        ])
+        ]
+        for _, second in groupby(requests, key=lambda r: r.at.replace(microsecond=0)):
+            shipped = list(second)
+            self._write_log([line(r) for r in shipped], received_at=shipped[-1].at)
 
     def _page_target(self, visit: Visit, step: Fetch, previous: str | None) -> tuple[str, str | None]:
         """The page's path and query, and its Referer: the landing page keeps its query
@@ -247,10 +238,11 @@ class TrafficSimulator(ThreadedService):
             out.append(self.requests.download(visit.person, at, hit.path))
         return out
 
-    def _write_log(self, lines: list[str]) -> None:
-        """Lines through the real log pipeline (parse, enrich, threats, rate detectors)."""
+    def _write_log(self, lines: list[str], received_at: datetime | None = None) -> None:
+        """Lines through the real log pipeline (parse, enrich, threats, rate detectors),
+        received at ``received_at`` (the backfill's simulated time; live: now)."""
         if lines and self._drained(lambda: self.runtime.logs.pipeline.process(
-                lines, site_id=self.site.id, fmt=FORMAT)) is not None:
+                lines, site_id=self.site.id, fmt=FORMAT, received_at=received_at)) is not None:
             self.stats["log_lines"] += len(lines)
 
     def _drained(self, call: Callable[[], T]) -> T | None:

@@ -43,6 +43,7 @@ from leadwatch.settings import Settings
 from leadwatch.store.buffer import BufferFull
 from leadwatch.store.models import now
 from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import utc_naive
 
 if TYPE_CHECKING:
     from leadwatch.runtime import Runtime
@@ -137,7 +138,7 @@ class LeadIntake:
             if sub.idempotency_key and (done := self._replay(sub)) is not None:
                 return done
         with self._step("threats"):
-            flags, events = self._threats(sub)
+            flags, events = self._threats(sub, at)
         with self._step("spam"):
             sqli = any(f["threat"] == Threat.SQLI for f in flags)
             reason = "synthetic" if sub.synthetic else "blocked_sqli" if sqli else self._spam(sub, secret, at)
@@ -189,9 +190,12 @@ class LeadIntake:
         with self.records.session() as session:
             return _replayed(session, sub)
 
-    def _threats(self, sub: Submission) -> tuple[list[dict[str, str]], list[SecurityEvent]]:
+    def _threats(self, sub: Submission, at: datetime) -> tuple[list[dict[str, str]], list[SecurityEvent]]:
+        """The submission's findings, as flags and as security events seen and detected
+        when it was received (``at``: a replayed submission's past time)."""
         flags: list[dict[str, str]] = []
         events: list[SecurityEvent] = []
+        seen = utc_naive(at)
         for name, value in sub.lead.text_fields().items():
             for finding in inspect(value, Field.FORM):
                 flags.append({"field": name, "threat": str(finding.threat)})
@@ -201,6 +205,7 @@ class LeadIntake:
                     site_id=sub.site_id, threat=str(finding.threat), action=action,
                     source="leads", ip=sub.ip, field=f"form.{name}", rule=finding.rule,
                     evidence=finding.evidence, sample=value, path=LEAD_PATH,
+                    ts=seen, detected_at=seen,
                 ))
         return flags, events
 

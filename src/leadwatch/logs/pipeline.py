@@ -6,9 +6,14 @@ every sink → tell subscribers. A line that does not parse becomes a ``dead-let
 record with its reason; every line is counted under exactly one outcome.
 
 Subscribers (``pipeline.subscribe(callback)``) receive each parsed ``access`` record
-after the sinks took it: the security engineer's rate detectors (failed logins per
-IP, requests per IP) plug in there. A failing subscriber is logged, never allowed
-to lose or block data.
+and when leadwatch received it, after the sinks took it: the security engineer's rate
+detectors (failed logins per IP, requests per IP) plug in there. A failing subscriber
+is logged, never allowed to lose or block data.
+
+``received_at`` is when leadwatch received the lines: now, unless an in-process caller
+replays history as if it had been received back then (the demo's backfill, tests; the
+HTTP ingest never lets a shipper say so). Security events of a line are detected then,
+never before the line's own time, so the time to detect of a line read late is honest.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import time
 from collections import Counter as Tally
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 import structlog
@@ -28,13 +34,13 @@ from leadwatch.logs.enrich import Enricher
 from leadwatch.logs.parse import FORMATS, REASONS, Format, ParseError, parser_for
 from leadwatch.logs.record import ACCESS, DEAD_LETTER, MAX_ORIGINAL, SECURITY, LogRecord
 from leadwatch.logs.sinks import Sink
-from leadwatch.security.events import Action, SecurityEvent, SecurityLog
+from leadwatch.security.events import Action, SecurityEvent, SecurityLog, detection_time
 from leadwatch.settings import Settings
-from leadwatch.store.schema import utcnow
+from leadwatch.store.schema import utc_naive, utcnow
 
 log = structlog.get_logger(__name__)
 
-Subscriber = Callable[[LogRecord], None]
+Subscriber = Callable[[LogRecord, datetime], None]  # (record, received_at: naive UTC)
 MAX_LINE = 65_536  # characters; longer lines are dead letters (reason too_long)
 STEP_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -53,7 +59,9 @@ class BatchResult:
 
 class LineWriter(Protocol):
     """Takes lines and returns once they are written: the :class:`Pipeline`, or the
-    HTTP shipper that sends them to a running server (logs/ship.py)."""
+    HTTP shipper that sends them to a running server (logs/ship.py). Lines written
+    this way are received now: only an in-process caller of ``Pipeline.process`` may
+    say they were received in the past."""
 
     def process(self, lines: Sequence[str], *, site_id: str, fmt: Format = "auto") -> BatchResult: ...
 
@@ -109,21 +117,27 @@ class Pipeline:
         self._steps = {name: metrics.step.labels(name) for name in ("parse", "enrich", "write")}
 
     def subscribe(self, callback: Subscriber) -> None:
-        """Call ``callback(record)`` with every parsed access record, after it is written."""
+        """Call ``callback(record, received_at)`` with every parsed access record, after
+        it is written."""
         self._subscribers.append(callback)
 
-    def process(self, lines: Sequence[str], *, site_id: str, fmt: Format = "auto") -> BatchResult:
-        """Parse, enrich and write ``lines``; return when every sink has taken them.
+    def process(
+        self, lines: Sequence[str], *, site_id: str, fmt: Format = "auto",
+        received_at: datetime | None = None,
+    ) -> BatchResult:
+        """Parse, enrich and write ``lines``, received at ``received_at`` (default now);
+        return when every sink has taken them.
 
         Raises when a sink fails: then none of these lines count as ingested, and the
         caller must not advance past them (they are sent again)."""
+        received = utc_naive(received_at) if received_at is not None else utcnow()
         with collector_paused:
-            return self._process(lines, site_id, fmt)
+            return self._process(lines, site_id, fmt, received)
 
-    def _process(self, lines: Sequence[str], site_id: str, fmt: Format) -> BatchResult:
+    def _process(self, lines: Sequence[str], site_id: str, fmt: Format, received_at: datetime) -> BatchResult:
         result = BatchResult(lines=len(lines))
         started = time.perf_counter()
-        records, dead = self._parse(lines, site_id, fmt)
+        records, dead = self._parse(lines, site_id, fmt, received_at)
         parsed_at = time.perf_counter()
         self._steps["parse"].observe(parsed_at - started)
 
@@ -136,7 +150,7 @@ class Pipeline:
         for sink in self.sinks:
             sink.write_batch(out)
         if security and self.security_log is not None:
-            self.security_log.record(*_security_events(security))
+            self.security_log.record(*_security_events(security, received_at))
         self._steps["write"].observe(time.perf_counter() - enriched_at)
 
         parsed = Tally(r.dataset for r in records)
@@ -152,11 +166,11 @@ class Pipeline:
             result.datasets[DEAD_LETTER] += len(dead)
         result.dead_letters = len(dead)
         if self._subscribers:
-            self._notify([r for r in records if r.dataset == ACCESS])
+            self._notify([r for r in records if r.dataset == ACCESS], received_at)
         return result
 
     def _parse(
-        self, lines: Sequence[str], site_id: str, fmt: Format
+        self, lines: Sequence[str], site_id: str, fmt: Format, received_at: datetime
     ) -> tuple[list[LogRecord], list[LogRecord]]:
         parse = self.parsers[fmt]
         records: list[LogRecord] = []
@@ -171,7 +185,7 @@ class Pipeline:
                 dead.append(
                     LogRecord(
                         dataset=DEAD_LETTER,
-                        ts=utcnow(),
+                        ts=received_at,  # a line with no time of its own: when it came
                         site_id=site_id,
                         original=line[:MAX_ORIGINAL],
                         message=line[:MAX_ORIGINAL],
@@ -181,11 +195,11 @@ class Pipeline:
                 )
         return records, dead
 
-    def _notify(self, records: list[LogRecord]) -> None:
+    def _notify(self, records: list[LogRecord], received_at: datetime) -> None:
         for callback in self._subscribers:
             for record in records:
                 try:
-                    callback(record)
+                    callback(record, received_at)
                 except Exception:
                     log.exception("log_subscriber_failed", subscriber=repr(callback))
                     break
@@ -198,7 +212,8 @@ class Pipeline:
                 log.exception("log_sink_close_failed", sink=sink.name)
 
 
-def _security_events(records: list[LogRecord]) -> list[SecurityEvent]:
+def _security_events(records: list[LogRecord], received_at: datetime) -> list[SecurityEvent]:
+    """The findings of ``records``: seen at the line's time, detected when it was received."""
     return [
         SecurityEvent(
             site_id=r.site_id,
@@ -211,6 +226,7 @@ def _security_events(records: list[LogRecord]) -> list[SecurityEvent]:
             evidence=t.evidence,
             path=r.path,
             ts=r.ts,
+            detected_at=detection_time(r.ts, received_at),
         )
         for r in records
         for t in r.threats

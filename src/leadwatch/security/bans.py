@@ -20,6 +20,7 @@ from leadwatch.security.clients import Network
 from leadwatch.security.models import IpBan
 from leadwatch.store.models import now
 from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import utc_aware
 
 
 def parse_network(value: str) -> Network:
@@ -63,12 +64,15 @@ class ActiveBan:
 
 def add_ban(
     records: RecordStore, network: str, *, seconds: float, reason: str,
-    threat: str | None = None, created_by: str = "auto",
+    threat: str | None = None, created_by: str = "auto", since: datetime | None = None,
 ) -> ActiveBan:
+    """A ban of ``seconds`` from ``since`` (default now): a detector's ban starts at
+    its detection, which for a replayed log line is in the past."""
     net = parse_ban(network)
+    start = utc_aware(since) if since is not None else now()
     with records.session() as session:
         row = IpBan(network=str(net), reason=reason[:500], threat=threat, created_by=created_by,
-                    created_at=now(), expires_at=now() + timedelta(seconds=seconds))
+                    created_at=start, expires_at=start + timedelta(seconds=seconds))
         session.add(row)
         session.flush()
         return ActiveBan.of(row)
@@ -137,10 +141,11 @@ class BanList(PeriodicService):
         return until if until is not None and until > now() else None
 
     def ban(self, ip: str, *, seconds: float, reason: str, threat: str | None,
-            created_by: str = "auto") -> ActiveBan:
-        """Ban now, here and (after their next reload) in every replica."""
+            created_by: str = "auto", since: datetime | None = None) -> ActiveBan:
+        """Ban for ``seconds`` from ``since`` (default now), here at once and (after their
+        next reload) in every replica."""
         ban = add_ban(self.records, ip, seconds=seconds, reason=reason, threat=threat,
-                      created_by=created_by)
+                      created_by=created_by, since=since)
         self._hold(ban)
         return ban
 

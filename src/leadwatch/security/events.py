@@ -17,7 +17,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter
 
-from leadwatch.store.schema import Event, utcnow
+from leadwatch.store.schema import Event, utc_naive, utcnow
 
 EVENT_TYPE = "security"
 MAX_EVIDENCE = 200
@@ -51,6 +51,10 @@ class SecurityEvent:
     # For a rate detection: the first request of the burst that crossed the threshold
     # (the start of MTTD). None means ``ts``.
     first_seen: datetime | None = None
+    # Naive UTC; when leadwatch detected it (the end of MTTD): when it received the
+    # input, which for a log line read late is later than ``ts`` (see detection_time()).
+    # None means when it is recorded.
+    detected_at: datetime | None = None
 
     def to_event(self) -> Event:
         props: dict[str, Any] = {"action": str(self.action), "source": self.source}
@@ -71,6 +75,14 @@ class SecurityEvent:
             path=self.path,
             props=props,
         )
+
+
+def detection_time(seen: datetime, received_at: datetime | None = None) -> datetime:
+    """When leadwatch detected an input of time ``seen``, received at ``received_at``
+    (default now), naive UTC: never before the input itself happened (a log line
+    from a clock running ahead is detected at its own time, not earlier)."""
+    received = utc_naive(received_at) if received_at is not None else utcnow()
+    return max(utc_naive(seen), received)
 
 
 Listener = Callable[[Sequence[SecurityEvent]], None]

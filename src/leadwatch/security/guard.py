@@ -11,18 +11,22 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from leadwatch.security.bans import BanList
 from leadwatch.security.clients import is_address, networks
 from leadwatch.security.detect import Field, Finding, Inspector, Threat
 from leadwatch.security.detectors import Detection, Observed, RateDetectors
-from leadwatch.security.events import Action, SecurityEvent, SecurityLog
+from leadwatch.security.events import Action, SecurityEvent, SecurityLog, detection_time
 from leadwatch.security.rates import Clock, TokenBucket
 from leadwatch.settings import SecuritySettings
+from leadwatch.store.schema import utcnow
+
+log = structlog.get_logger(__name__)
 
 REQUEST_THREATS = frozenset({Threat.SQLI, Threat.XSS, Threat.PATH_TRAVERSAL, Threat.PROBE, Threat.SCANNER})
 
@@ -111,36 +115,59 @@ class Guard:
 
     # -- after the answer (or from a log) -------------------------------------------------
 
-    def observe(self, req: Observed, source: str, action: Action = Action.LOGGED) -> list[SecurityEvent]:
+    def observe(
+        self, req: Observed, source: str, action: Action = Action.LOGGED, *,
+        received_at: datetime | None = None,
+    ) -> list[SecurityEvent]:
         """Count an answered request; record and respond to the detections it completes.
-        Blocking I/O (a ban is written to the store): call from a worker thread."""
-        return self.respond(self.detectors.observe(req), source, action)
+        ``received_at``: when leadwatch received the request (a log line: when the line
+        reached it; default now). Blocking I/O (a ban is written to the store): call
+        from a worker thread."""
+        return self.respond(self.detectors.observe(req), source, action, received_at=received_at)
 
     def login_failure(self, site_id: str, ip: str, username: str) -> list[SecurityEvent]:
         return self.respond(self.detectors.login_failure(site_id, ip, username), "login", Action.LOGGED)
 
-    def respond(self, detections: list[Detection], source: str, action: Action) -> list[SecurityEvent]:
+    def respond(
+        self, detections: list[Detection], source: str, action: Action, *,
+        received_at: datetime | None = None,
+    ) -> list[SecurityEvent]:
+        """Record ``detections``, detected when the request that completed each was
+        received (``received_at``, default now), and ban where the policy says so."""
         events = []
         for d in detections:
             taken = action
-            if d.threat in self.ban_on and is_address(d.ip):
-                self.bans.ban(d.ip, seconds=self.settings.ban_seconds, threat=str(d.threat),
-                              reason=f"{d.threat.replace('_', ' ')}: {d.evidence}")
+            detected = detection_time(d.at, received_at)
+            if d.threat in self.ban_on and is_address(d.ip) and self._ban(d, detected):
                 taken = Action.BANNED
             elif d.threat is Threat.FLOOD and action is not Action.LOGGED:
                 taken = Action.RATE_LIMITED
             events.append(SecurityEvent(
                 site_id=d.site_id, threat=str(d.threat), action=taken, source=source, ip=d.ip,
                 rule=f"rate.{d.threat}", evidence=d.evidence, path=d.path, ts=d.at,
-                first_seen=d.first_seen,
+                first_seen=d.first_seen, detected_at=detected,
             ))
         if events:
             self.log.record(*events)
         return events
 
-    def observe_log(self, record: AccessRecord) -> None:
+    def _ban(self, d: Detection, detected: datetime) -> bool:
+        """Ban ``d.ip`` for ``ban_seconds`` from the detection; whether it was banned.
+        A detection replayed from further back than that made a ban that is already
+        over: none is made (its event says ``logged``, not ``banned``)."""
+        ends = detected + timedelta(seconds=self.settings.ban_seconds)
+        if ends <= utcnow():
+            log.debug("ban_already_over", threat=str(d.threat), ip=d.ip,
+                      detected_at=detected.isoformat(), ended_at=ends.isoformat())
+            return False
+        self.bans.ban(d.ip, seconds=self.settings.ban_seconds, threat=str(d.threat),
+                      reason=f"{d.threat.replace('_', ' ')}: {d.evidence}", since=detected)
+        return True
+
+    def observe_log(self, record: AccessRecord, received_at: datetime | None = None) -> None:
         """A subscriber of the log pipeline: one parsed access-log line, counted by the
-        rate detectors. (The pipeline records its content findings itself.)"""
+        rate detectors at the line's own time, and detected when the line was received.
+        (The pipeline records its content findings itself.)"""
         if not record.source_ip or record.status is None or record.path is None:
             return
         at = record.ts.timestamp() if record.ts.tzinfo else (record.ts - _EPOCH).total_seconds()
@@ -150,7 +177,7 @@ class Guard:
             # The pipeline inspects with every rule; honour security.disabled_rules here.
             probe=any(t.threat == Threat.PROBE and t.rule in self._rule_ids for t in record.threats),
         )
-        self.observe(req, "logs")
+        self.observe(req, "logs", received_at=received_at)
 
 
 _EPOCH = datetime(1970, 1, 1)

@@ -139,8 +139,11 @@ class IncidentTracker(PeriodicService):
     # -- the SecurityLog listener: quick, never blocks ---------------------------------
 
     def __call__(self, events: Sequence[SecurityEvent]) -> None:
-        detected = self.clock()
+        recorded = self.clock()
         for event in events:
+            # Detected when the event says (a log line replayed as received back then),
+            # else now: never when a later pass happens to group it.
+            detected = utc_aware(event.detected_at) if event.detected_at else recorded
             try:
                 self._queue.put_nowait((event, detected))
             except queue.Full:  # the events are stored; only their grouping is lost
