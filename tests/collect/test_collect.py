@@ -117,6 +117,18 @@ def test_attacks_in_the_address_are_blocked_and_recorded(client: TestClient) -> 
     assert runtime.events.count(type="security") == 1
 
 
+def test_an_attack_in_a_replayed_batch_is_dated_when_it_was_received(client: TestClient) -> None:
+    from datetime import datetime
+
+    runtime = client.app.state.runtime  # type: ignore[attr-defined]
+    then = datetime(2026, 11, 20, 10, 0)
+    runtime.collector.collect(runtime.settings.sites[0], [{"type": "pageview", "url": PAGE + "?id=1'+OR+'1'='1"}],
+                              ip="203.0.113.9", user_agent=UA, received_at=then)
+    runtime.event_buffer.flush()
+    (row,) = runtime.events.query("SELECT ts FROM events WHERE type = 'security'", {})
+    assert row["ts"] == then
+
+
 @pytest.mark.parametrize(
     ("body", "content_type", "status"),
     [

@@ -293,6 +293,8 @@ class Collector:
                     rule=threat[1],
                     evidence=item.event.url,
                     path=item.path,
+                    ts=batch.received_at,
+                    detected_at=batch.received_at,
                 )
             )
         batch.items = kept
