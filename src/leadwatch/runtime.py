@@ -71,11 +71,12 @@ class Runtime:
         # after them, so whatever a service emits while it stops is still written.
         self.buffers: list[WriteBuffer] = []
         self.event_buffer = self.write_buffer(EVENTS)
-        self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry)
-        self.site_ids = frozenset(s.id for s in settings.sites)
-        # Geolocation for /collect and the log pipeline alike: one cache (the same
-        # visitors show in both), one set of open .mmdb files.
+        # Geolocation for /collect, the log pipeline and security events alike: one
+        # cache (the same visitors show in all), one set of open .mmdb files.
         self.geo = GeoLookup(settings.collect.geo_databases)
+        self.security_log = SecurityLog(self.event_buffer.add, self.metrics.registry,
+                                        country_of=lambda ip: self.geo.lookup(ip).country)
+        self.site_ids = frozenset(s.id for s in settings.sites)
         # The key that signs tokens, cookies and links; set by start().
         self.secret_key = b""
         # Capabilities add their background services here, in start order.

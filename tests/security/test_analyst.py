@@ -150,3 +150,12 @@ def test_a_ban_cannot_shut_everyone_out(settings_for: Callable[..., Settings]) -
         assert client.get("/api/v1/security/bans", headers=ADMIN).json() == []  # and the analyst is not locked out
         for address in ("198.51.0.0/16", "2001:db8::/32", "198.51.100.7"):
             assert client.post("/api/v1/security/bans", headers=ADMIN, json={"address": address}).status_code == 201
+
+
+def test_the_security_page_counts_attackers_by_country(client: TestClient) -> None:
+    record(client, *(SecurityEvent("default", "probe", Action.LOGGED, "logs", ip=ip, path="/.env", ts=utcnow())
+                     for ip in ("51.195.44.13", "51.195.44.13", "141.98.11.23", "203.0.113.7")))
+    rows = client.app.state.runtime.events.query(  # type: ignore[attr-defined]
+        "SELECT country, count(*) AS n FROM events WHERE type = 'security' GROUP BY 1 ORDER BY 1", {})
+    # The geo lookup the collector and log pipeline use; a documentation address has none.
+    assert [(r["country"], r["n"]) for r in rows] == [("FR", 2), ("LT", 1), (None, 1)]

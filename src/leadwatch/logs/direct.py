@@ -27,7 +27,6 @@ def direct_pipeline(settings: Settings) -> Iterator[Pipeline]:
     try:
         store.migrate()
         registry = CollectorRegistry()  # counted into, never scraped (no server here)
-        security_log = SecurityLog(partial(store.write_batch, EVENTS), registry)
         pipeline_metrics = PipelineMetrics(registry)
         sinks = build_sinks(
             settings,
@@ -35,6 +34,8 @@ def direct_pipeline(settings: Settings) -> Iterator[Pipeline]:
             pipeline_metrics.rejected.labels("elasticsearch").inc,
         )
         with closing(GeoLookup(settings.collect.geo_databases)) as geo:
+            security_log = SecurityLog(partial(store.write_batch, EVENTS), registry,
+                                       country_of=lambda ip: geo.lookup(ip).country)
             pipeline = Pipeline(settings, sinks, pipeline_metrics, security_log, geo=geo)
             try:
                 yield pipeline

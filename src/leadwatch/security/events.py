@@ -56,7 +56,7 @@ class SecurityEvent:
     # None means when it is recorded.
     detected_at: datetime | None = None
 
-    def to_event(self) -> Event:
+    def to_event(self, country: str | None = None) -> Event:
         props: dict[str, Any] = {"action": str(self.action), "source": self.source}
         for key in ("ip", "field", "rule"):
             if getattr(self, key) is not None:
@@ -73,6 +73,7 @@ class SecurityEvent:
             type=EVENT_TYPE,
             name=self.threat,
             path=self.path,
+            country=country,
             props=props,
         )
 
@@ -92,8 +93,15 @@ class SecurityLog:
     """Records security events: into the write buffer and the metrics, and hands them
     to its listeners (the incident tracker), which must return quickly."""
 
-    def __init__(self, add_rows: Callable[[Sequence[tuple[Any, ...]]], None], registry: CollectorRegistry):
+    def __init__(
+        self,
+        add_rows: Callable[[Sequence[tuple[Any, ...]]], None],
+        registry: CollectorRegistry,
+        country_of: Callable[[str | None], str | None] = lambda ip: None,
+    ):
         self._add_rows = add_rows
+        # The attacker's country (the events' column): the Security page's top countries.
+        self._country_of = country_of
         self._counter = Counter(
             "leadwatch_security_events_total",
             "Security detections and responses.",
@@ -108,7 +116,7 @@ class SecurityLog:
     def record(self, *events: SecurityEvent) -> None:
         now = utcnow()
         events = tuple(e if e.ts else replace(e, ts=now) for e in events)
-        self._add_rows([e.to_event().row() for e in events])
+        self._add_rows([e.to_event(self._country_of(e.ip)).row() for e in events])
         for e in events:
             self._counter.labels(e.threat, str(e.action)).inc()
         for listener in self._listeners:
