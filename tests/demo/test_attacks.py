@@ -36,6 +36,7 @@ from leadwatch.demo.attacks import (
 from leadwatch.demo.simulator import TrafficSimulator
 from leadwatch.demo.site import with_demo_site
 from leadwatch.demo.traffic import COUNTRIES, Person
+from leadwatch.demo.triage import ANALYST, triage
 from leadwatch.enrich.geo import GeoLookup
 from leadwatch.leads.models import Lead
 from leadwatch.logs.parse import parse_combined
@@ -315,3 +316,25 @@ def test_live_attacks_meet_the_middleware_and_the_lead_intake(settings_for: Call
         assert {lead.rejected_reason for lead in leads} == {"blocked_sqli", "spam_honeypot"}
         assert {f["threat"] for lead in leads for f in lead.flags or ()} == {"sqli", "xss"}
         assert {i.threat for i in incidents} >= {"sqli", "xss", "probe", "probing"}
+
+
+def test_the_demo_analyst_judges_the_backfills_incidents_when_due(settings_for: Callable[..., Settings]) -> None:
+    settings = with_demo_site(settings_for(demo={
+        "enabled": True, "visitors_per_day": 0, "backfill_days": 2, "attacks_per_day": 24, "seed": 5}))
+    with Runtime(settings) as runtime:
+        runtime.start()
+        simulator = TrafficSimulator(runtime, _App)  # type: ignore[arg-type]
+        until = now()
+        simulator.backfill(until)  # ends with the analyst's verdicts due by then
+        with runtime.records.session() as session:
+            incidents = session.scalars(select(SecurityIncident)).all()
+        judged = [i for i in incidents if i.resolved_by == ANALYST]
+        assert len(judged) > 10 and {i.status for i in judged} <= {"resolved", "false_positive"}
+        assert all(i.detected_at < i.resolved_at <= until for i in judged)
+        # Nothing older than a few hours waits: the analyst's delay is minutes, rarely an hour.
+        waiting = [i for i in incidents if i.status == "open"]
+        assert all(i.detected_at > until - timedelta(hours=3) for i in waiting)
+        found = summary(runtime.records, SITE, until - timedelta(days=3), until)
+        assert found["mttr_seconds"] is not None and found["mttr_seconds"] < 3600
+        # The verdicts do not change when the analyst looks again.
+        assert triage(runtime.records, SITE, until, settings.demo.seed) == 0

@@ -59,6 +59,7 @@ from leadwatch.demo.traffic import (
     hourly_weight,
     lognormal,
 )
+from leadwatch.demo.triage import triage
 from leadwatch.leads.defence import issue_form_token
 from leadwatch.leads.followup import record_followup
 from leadwatch.leads.form import LeadIn, from_form
@@ -78,6 +79,7 @@ log = structlog.get_logger(__name__)
 BACKFILL_BUDGET_SECONDS = 12.0  # the backfill stops writing older days past this
 MAX_LIVE_VISITS = 200  # visits in flight at once
 LOG_FLUSH_SECONDS = 1.0  # live access-log lines reach the pipeline (and the live tail) this often
+TRIAGE_SECONDS = 10.0  # how often the demo's analyst looks at the open incidents
 _FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 T = TypeVar("T")
 
@@ -144,6 +146,7 @@ class TrafficSimulator(ThreadedService):
             if self.access_log.full:  # the visitors' lines, shipped as of the simulated time
                 self._write_log(self.access_log.take(), received_at=at)
         self._write_log(self.access_log.take(), received_at=until)
+        self._triage(until)
         log.info("demo_backfill_done", written=done, since=since.isoformat(),
                  seconds=round(time.monotonic() - started, 2), **self.stats)
         return done
@@ -320,6 +323,7 @@ class TrafficSimulator(ThreadedService):
             next_visit = now if visit_rate else math.inf
             next_attack = now + self.rng.expovariate(attack_rate) if attack_rate else math.inf
             next_flush = now + LOG_FLUSH_SECONDS
+            live_since, next_triage = utc_now(), now + TRIAGE_SECONDS
             while not self._stop.is_set():
                 now = time.monotonic()
                 if now >= next_visit and len(tasks) < MAX_LIVE_VISITS:
@@ -332,12 +336,21 @@ class TrafficSimulator(ThreadedService):
                 if now >= next_flush:
                     await self.flush_live_log()
                     next_flush = time.monotonic() + LOG_FLUSH_SECONDS
+                if now >= next_triage:
+                    await asyncio.to_thread(self._triage, utc_now(), live_since)
+                    next_triage = time.monotonic() + TRIAGE_SECONDS
                 await asyncio.sleep(min(0.2, max(0.0, min(next_visit, next_attack, next_flush) - time.monotonic())))
         finally:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.flush_live_log()
+
+    def _triage(self, now: datetime, live_since: datetime | None = None) -> None:
+        """The demo analyst's verdicts due by ``now`` (a false positive lifts its ban)."""
+        self.runtime.security.incidents.process()  # group what the backfill or flush just recorded
+        if triage(self.runtime.records, self.site.id, now, self.settings.seed, live_since, self.settings.speed):
+            self.runtime.guard.bans.reload()
 
     @staticmethod
     def _spawn(tasks: set[asyncio.Task[None]], play: Coroutine[Any, Any, None]) -> None:

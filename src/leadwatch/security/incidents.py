@@ -250,20 +250,22 @@ def incident_message(incident: SecurityIncident) -> Message:
     )
 
 
-def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str | None) -> SecurityIncident | None:
+def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str | None,
+         at: datetime | None = None) -> SecurityIncident | None:
     """An analyst's verdict: ``resolved`` or ``false_positive``; None if no such incident.
 
     A false positive also lifts the bans a detector made for this incident's address
     and threat: the analyst says it was no attack, so refusing that client would be a
     second false positive (a prospect locked out for an hour). Bans made by hand stay,
     and so do bans for other threats. ``resolved`` keeps the ban: the attack was real.
-    The caller reloads its ban list (``BanList.reload``)."""
+    The caller reloads its ban list (``BanList.reload``). ``at`` (default now) dates
+    the verdict: the demo's simulated analyst judges its backfilled history in the past."""
     with records.session() as session:
         incident = session.get(SecurityIncident, incident_id)
         if incident is None:
             return None
         incident.status = status
-        incident.resolved_at = incident.resolved_at or now()
+        incident.resolved_at = incident.resolved_at or at or now()
         incident.resolved_by = by
         if note is not None:
             incident.note = note

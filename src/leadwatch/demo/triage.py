@@ -1,0 +1,56 @@
+"""The demo's security analyst: works the demo site's open incidents as a small team
+would, so the Security page shows a time to resolve and a false-positive rate, and the
+history's incidents do not keep the security alerts firing for ever.
+
+An incident awaiting a verdict (flagged or seen in logs; contained ones end by
+themselves) is judged a log-normal delay after its detection (median
+``MEDIAN_MINUTES`` simulated minutes; live ones ``demo.speed`` times sooner in real
+time, as live traffic runs); some cross-site scripting and form-spam incidents turn
+out to be a prospect's pasted snippet or a keen re-sender: false positives.
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from leadwatch.demo.traffic import lognormal
+from leadwatch.security.incidents import mark
+from leadwatch.security.models import SecurityIncident
+from leadwatch.store.records import RecordStore
+from leadwatch.store.schema import utc_aware
+
+ANALYST = "analyst (demo)"
+MEDIAN_MINUTES = 8.0
+FALSE_POSITIVE = {"xss": 0.15, "form_spam": 0.1}  # share of each threat's verdicts
+NOTES = {"resolved": "Checked the evidence; the attacker got nothing. Closing.",
+         "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack."}
+
+
+def triage(records: RecordStore, site_id: str, now: datetime, seed: int,
+           live_since: datetime | None = None, speed: float = 1.0) -> int:
+    """Judge the site's open incidents whose verdict is due at ``now``; how many. Each
+    incident's delay and verdict come from ``seed`` and its id, so they do not change
+    between calls. Incidents detected at or after ``live_since`` run ``speed`` times faster."""
+    now = utc_aware(now)
+    with records.session() as session:
+        waiting = session.execute(
+            select(SecurityIncident.id, SecurityIncident.threat, SecurityIncident.detected_at)
+            .where(SecurityIncident.site_id == site_id, SecurityIncident.status == "open")
+        ).all()
+    judged = 0
+    for incident_id, threat, detected_at in waiting:
+        rng = random.Random(seed * 1_000_003 + incident_id)
+        detected = utc_aware(detected_at)
+        delay = lognormal(rng, MEDIAN_MINUTES * 60, 0.8)
+        if live_since is not None and detected >= utc_aware(live_since):
+            delay /= speed
+        due = detected + timedelta(seconds=delay)
+        if due > now:
+            continue
+        status = "false_positive" if rng.random() < FALSE_POSITIVE.get(threat, 0.0) else "resolved"
+        mark(records, incident_id, status, ANALYST, NOTES[status], at=due)
+        judged += 1
+    return judged
