@@ -318,9 +318,12 @@ def test_live_attacks_meet_the_middleware_and_the_lead_intake(settings_for: Call
         assert {i.threat for i in incidents} >= {"sqli", "xss", "probe", "probing"}
 
 
-def test_the_demo_analyst_judges_the_backfills_incidents_when_due(settings_for: Callable[..., Settings]) -> None:
+@pytest.mark.parametrize("seed", [5, None])  # None: the default, an unseeded demo
+def test_the_demo_analyst_judges_the_backfills_incidents_when_due(
+    settings_for: Callable[..., Settings], seed: int | None,
+) -> None:
     settings = with_demo_site(settings_for(demo={
-        "enabled": True, "visitors_per_day": 0, "backfill_days": 2, "attacks_per_day": 24, "seed": 5}))
+        "enabled": True, "visitors_per_day": 0, "backfill_days": 2, "attacks_per_day": 24, "seed": seed}))
     with Runtime(settings) as runtime:
         runtime.start()
         simulator = TrafficSimulator(runtime, _App)  # type: ignore[arg-type]

@@ -29,7 +29,7 @@ NOTES = {"resolved": "Checked the evidence; the attacker got nothing. Closing.",
          "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack."}
 
 
-def triage(records: RecordStore, site_id: str, now: datetime, seed: int,
+def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
            live_since: datetime | None = None, speed: float = 1.0) -> int:
     """Judge the site's open incidents whose verdict is due at ``now``; how many. Each
     incident's delay and verdict come from ``seed`` and its id, so they do not change
@@ -42,7 +42,7 @@ def triage(records: RecordStore, site_id: str, now: datetime, seed: int,
         ).all()
     judged = 0
     for incident_id, threat, detected_at in waiting:
-        rng = random.Random(seed * 1_000_003 + incident_id)
+        rng = random.Random(f"{seed}/{incident_id}")  # demo.seed may be None (unseeded)
         detected = utc_aware(detected_at)
         delay = lognormal(rng, MEDIAN_MINUTES * 60, 0.8)
         if live_since is not None and detected >= utc_aware(live_since):
