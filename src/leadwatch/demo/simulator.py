@@ -79,7 +79,8 @@ log = structlog.get_logger(__name__)
 BACKFILL_BUDGET_SECONDS = 12.0  # the backfill stops writing older days past this
 MAX_LIVE_VISITS = 200  # visits in flight at once
 LOG_FLUSH_SECONDS = 1.0  # live access-log lines reach the pipeline (and the live tail) this often
-TRIAGE_SECONDS = 10.0  # how often the demo's analyst looks at the open incidents
+TRIAGE_SECONDS = 10.0  # how often the demo's analyst looks at the open incidents (live)
+BACKFILL_TRIAGE_EVERY = timedelta(hours=1)  # ... and in simulated time, in the backfill
 _FORM_TOKEN = re.compile(r'name="form_token" value="([^"]+)"')
 T = TypeVar("T")
 
@@ -134,6 +135,9 @@ class TrafficSimulator(ThreadedService):
             since = max(since, newest.replace(tzinfo=UTC))
         plans = self._timeline(since, until)
         started, done = time.monotonic(), 0
+        # The analyst works as the history unfolds, so an attacker's later events open a
+        # new incident rather than join one judged long before.
+        next_triage = since + BACKFILL_TRIAGE_EVERY
         for at, plan in plans:
             if self._stop.is_set() or time.monotonic() - started > BACKFILL_BUDGET_SECONDS:
                 log.warning("demo_backfill_cut", written=done, planned=len(plans))
@@ -145,6 +149,9 @@ class TrafficSimulator(ThreadedService):
                 done += 1
             if self.access_log.full:  # the visitors' lines, shipped as of the simulated time
                 self._write_log(self.access_log.take(), received_at=at)
+            if at >= next_triage:
+                self._triage(at)
+                next_triage = at + BACKFILL_TRIAGE_EVERY
         self._write_log(self.access_log.take(), received_at=until)
         self._triage(until)
         log.info("demo_backfill_done", written=done, since=since.isoformat(),

@@ -3,7 +3,8 @@ would, so the Security page shows a time to resolve and a false-positive rate, a
 history's incidents do not keep the security alerts firing for ever.
 
 An incident awaiting a verdict (flagged or seen in logs; contained ones end by
-themselves) is judged a log-normal delay after its detection (median
+themselves) is judged a log-normal delay after its detection or its last event,
+whichever is later (median
 ``MEDIAN_MINUTES`` simulated minutes; live ones ``demo.speed`` times sooner in real
 time, as live traffic runs); some cross-site scripting and form-spam incidents turn
 out to be a prospect's pasted snippet or a keen re-sender: false positives.
@@ -37,17 +38,19 @@ def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
     now = utc_aware(now)
     with records.session() as session:
         waiting = session.execute(
-            select(SecurityIncident.id, SecurityIncident.threat, SecurityIncident.detected_at)
+            select(SecurityIncident.id, SecurityIncident.threat, SecurityIncident.detected_at,
+                   SecurityIncident.last_seen_at)
             .where(SecurityIncident.site_id == site_id, SecurityIncident.status == "open")
         ).all()
     judged = 0
-    for incident_id, threat, detected_at in waiting:
+    for incident_id, threat, detected_at, last_seen_at in waiting:
         rng = random.Random(f"{seed}/{incident_id}")  # demo.seed may be None (unseeded)
         detected = utc_aware(detected_at)
         delay = lognormal(rng, MEDIAN_MINUTES * 60, 0.8)
         if live_since is not None and detected >= utc_aware(live_since):
             delay /= speed
-        due = detected + timedelta(seconds=delay)
+        # Judged once the attack has gone quiet for the delay, never in its midst.
+        due = max(detected, utc_aware(last_seen_at)) + timedelta(seconds=delay)
         if due > now:
             continue
         status = "false_positive" if rng.random() < FALSE_POSITIVE.get(threat, 0.0) else "resolved"
