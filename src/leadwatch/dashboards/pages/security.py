@@ -77,8 +77,8 @@ async def security(runtime: Runtime, tr: TimeRange, site_id: str, status: str = 
             "threats": {
                 "tooltip": {"trigger": "axis", "axisPointer": {"type": "shadow"}},
                 "legend": {"type": "scroll", "bottom": 0},
-                "grid": {"left": 8, "right": 24, "top": 8, "bottom": 40, "containLabel": True},
-                "xAxis": {"type": "value", "name": "events"},
+                "grid": {"left": 8, "right": 24, "top": 8, "bottom": 60, "containLabel": True},
+                "xAxis": {"type": "value", "name": "events", "nameLocation": "middle", "nameGap": 26},
                 "yAxis": {"type": "category", "inverse": True, "data": threats},
                 "series": [{"name": a, "type": "bar", "stack": "total",
                             "data": [summary.events[t].get(a, 0) for t in threats]} for a in actions],
