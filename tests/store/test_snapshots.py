@@ -9,13 +9,21 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import structlog
 from hypothesis import given
 from hypothesis import strategies as st
 from structlog.testing import capture_logs
 
-from leadwatch.store import files
+from leadwatch.store import files, snapshots
 from leadwatch.store.files import write_atomic
 from leadwatch.store.snapshots import Snapshot, SnapshotService, Unusable, decode, encode
+
+
+@pytest.fixture(autouse=True)
+def fresh_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The module's logger anew: capture_logs cannot see a logger that an earlier test
+    used after configuring structlog to cache loggers on first use, as the CLI does."""
+    monkeypatch.setattr(snapshots, "log", structlog.get_logger(snapshots.__name__))
 
 
 class Part:
