@@ -159,3 +159,13 @@ def test_the_security_page_counts_attackers_by_country(client: TestClient) -> No
         "SELECT country, count(*) AS n FROM events WHERE type = 'security' GROUP BY 1 ORDER BY 1", {})
     # The geo lookup the collector and log pipeline use; a documentation address has none.
     assert [(r["country"], r["n"]) for r in rows] == [("FR", 2), ("LT", 1), (None, 1)]
+
+
+def test_an_incident_without_an_address_shows_its_events(client: TestClient) -> None:
+    # The collector names no address when the peer has none (an empty string, not null).
+    record(client, SecurityEvent("default", "xss", Action.BLOCKED, "collect", ip="", field="url",
+                                 evidence="<script>", ts=utcnow()))
+    incident = incident_of(client, threat="xss")
+    assert incident["ip"] == "-"
+    detail = client.get(f"/api/v1/security/incidents/{incident['id']}", headers=ADMIN).json()
+    assert [(e["source"], e["evidence"]) for e in detail["recent_events"]] == [("collect", "<script>")]

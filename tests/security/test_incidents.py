@@ -227,3 +227,31 @@ def test_the_migration_resolves_open_duplicates_made_before_it(settings_for: Any
     assert [(r.status, r.note) for r in rows] == [
         ("resolved", "duplicate of incident 3"), ("resolved", "duplicate of incident 3"), ("open", None)]
     records.close()
+
+
+def test_two_passes_at_once_count_each_event_once(settings_for: Any) -> None:
+    """The service's tick and a caller's pass (the demo's analyst) may overlap: the
+    second waits, instead of writing the events the first has taken a second time."""
+    clock = [T0 + timedelta(minutes=1)]
+    t, _ = tracker(settings_for, clock)
+    t([event("sqli", "203.0.113.1", 0.1 * i) for i in range(3)])
+    entered, release = threading.Event(), threading.Event()
+    end_quiet = t._end_quiet
+
+    def slow_end_quiet(session: Any) -> None:
+        if not entered.is_set():  # the first pass holds here, its events taken
+            entered.set()
+            release.wait(10)
+        end_quiet(session)
+
+    t._end_quiet = slow_end_quiet  # type: ignore[method-assign]
+    first = threading.Thread(target=t.process)
+    first.start()
+    assert entered.wait(10)
+    second = threading.Thread(target=t.process)
+    second.start()
+    second.join(0.5)  # a second pass that did not wait would be done by now
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert [(i.events, i.threat) for i in incidents(t)] == [(3, "sqli")]

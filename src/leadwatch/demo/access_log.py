@@ -116,7 +116,7 @@ class SiteRequests:
         if first:  # later pages use the cached stylesheet and snippet (max-age=3600)
             assets += [(f"{PREFIX}/static/site.css", cached, 4120), ("/lw.js", cached, 5310)]
         if target.startswith(f"{PREFIX}/contact"):
-            assets.append((f"{PREFIX}/static/experiment.js", 304 if returning else 200, 610))
+            assets.append((f"{PREFIX}/static/experiment.js", cached, 610))
         if first and not returning:
             assets.append(("/favicon.ico", 404, 92))
             if "iPhone" in person.user_agent or "iPad" in person.user_agent:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from leadwatch.demo.content import PREFIX
+from leadwatch.demo.traffic import SPAM_MESSAGES
 from leadwatch.security import Field, inspect
 from leadwatch.security.rates import TokenBucket
 from leadwatch.settings import SecuritySettings
@@ -68,8 +69,6 @@ XSS = (
 )
 PAGES = ("/", "/services/seo", "/services/ppc", "/landing/seo-audit")
 PARAMETERS = ("id", "q", "page", "ref", "utm_campaign")
-SPAM = ("Buy 10,000 backlinks today! Guaranteed first page on Google",
-        "Crypto investment opportunity, 300% returns, reply now")
 KINDS: tuple[tuple[float, str], ...] = (
     (0.36, "scanner"), (0.26, "sqli"), (0.16, "xss"), (0.18, "form_spam"), (0.04, "flood"),
 )
@@ -131,8 +130,7 @@ class AttackModel:
 
     def _injection(self, kind: str, ip: str, payloads: tuple[str, ...], form_field: str) -> Attack:
         rng = self.rng
-        agent = "sqlmap/1.8.4#stable (https://sqlmap.org)" if kind == "sqli" and rng.random() < 0.5 \
-            else rng.choice(SCRIPT_AGENTS)
+        agent = SCANNER_AGENTS[0] if kind == "sqli" and rng.random() < 0.5 else rng.choice(SCRIPT_AGENTS)
         attack = Attack(kind, ip, agent)
         t = 0.0
         for _ in range(rng.randint(2, 6)):
@@ -154,7 +152,7 @@ class AttackModel:
         attack = Attack("form_spam", ip, rng.choice(SCRIPT_AGENTS))
         t = 0.0
         for _ in range(self.security.form_spam_submissions + rng.randint(1, 5)):
-            attack.steps.append(Probe(t, "POST", "/api/leads", None, self._form(message=rng.choice(SPAM))))
+            attack.steps.append(Probe(t, "POST", "/api/leads", None, self._form(message=rng.choice(SPAM_MESSAGES))))
             t += rng.uniform(2.0, 20.0)
         return attack
 

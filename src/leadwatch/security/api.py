@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from ipaddress import ip_address
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, Field
@@ -18,7 +18,7 @@ from leadwatch.security import incidents
 from leadwatch.security.clients import client_ip, is_address
 from leadwatch.security.detect import Threat
 from leadwatch.security.headers import is_https
-from leadwatch.security.models import INCIDENT_STATES, SEVERITIES, SecurityIncident
+from leadwatch.security.models import INCIDENT_STATES, IncidentStatus, SecurityIncident, SeverityName
 from leadwatch.security.queries import INCIDENT_EVENTS, incident_events, security_event_counts
 from leadwatch.security.sessions import (
     COOKIE,
@@ -130,11 +130,6 @@ class IncidentOut(BaseModel):
     last_evidence: str | None
 
     model_config = {"from_attributes": True}
-
-
-IncidentStatus = Literal["open", "resolved", "false_positive"]
-SeverityName = Literal["low", "medium", "high", "critical"]
-assert set(get_args(IncidentStatus)) == set(INCIDENT_STATES) and get_args(SeverityName) == SEVERITIES
 
 
 @router.get("/incidents", response_model=list[IncidentOut], summary="Security incidents, newest first")

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import queue
 import statistics
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -131,6 +132,9 @@ class IncidentTracker(PeriodicService):
         self.interval = interval
         self._queue: queue.Queue[tuple[SecurityEvent, datetime]] = queue.Queue(MAX_QUEUE)
         self._pending: list[tuple[SecurityEvent, datetime]] = []  # taken from the queue, not yet written
+        # One pass at a time: besides the service's own tick, a caller may run a pass at
+        # once (the demo's analyst, tests); two overlapping passes would count events twice.
+        self._pass = threading.Lock()
         self._open = Gauge("leadwatch_security_incidents_open", "Security incidents not yet resolved.",
                            ["severity"], registry=registry)
         for severity in SEVERITIES:
@@ -154,6 +158,10 @@ class IncidentTracker(PeriodicService):
     def process(self) -> None:
         """Write queued events into incidents, end the quiet contained ones, set gauges.
         Events whose pass fails (the store is down) are kept for the next one."""
+        with self._pass:
+            self._process()
+
+    def _process(self) -> None:
         while len(self._pending) < MAX_QUEUE:
             try:
                 self._pending.append(self._queue.get_nowait())

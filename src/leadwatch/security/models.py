@@ -6,14 +6,17 @@ incident false positive). Alembic revisions: ``0003_security``, ``0007_security_
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, get_args
 
 from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from leadwatch.store.models import Base, UTCDateTime, now
 
-SEVERITIES = ("low", "medium", "high", "critical")
-INCIDENT_STATES = ("open", "resolved", "false_positive")
+SeverityName = Literal["low", "medium", "high", "critical"]
+IncidentStatus = Literal["open", "resolved", "false_positive"]
+SEVERITIES: tuple[str, ...] = get_args(SeverityName)
+INCIDENT_STATES: tuple[str, ...] = get_args(IncidentStatus)
 
 
 class IpBan(Base):

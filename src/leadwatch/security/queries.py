@@ -39,10 +39,11 @@ def incident_events(
 ) -> list[dict[str, Any]]:
     """The security events of one incident (its site, address and threat, seen from its
     first to its last event), newest first: what was detected, where, by which rule.
-    ``ip`` None: events that named no address."""
+    ``ip`` None: events that named no address (none, or an empty one: the incident's
+    ``NO_IP`` stands for both)."""
     props = {key: store.dialect.json_field("props", key)
              for key in ("ip", "action", "source", "field", "rule", "evidence", "sample")}
-    address = f"{props['ip']} = :ip" if ip is not None else f"{props['ip']} IS NULL"
+    address = f"{props['ip']} = :ip" if ip is not None else f"COALESCE({props['ip']}, '') = ''"
     rows = store.query(
         f"SELECT ts, path, {props['action']} AS action, {props['source']} AS source, "
         f"{props['field']} AS field, {props['rule']} AS rule, {props['evidence']} AS evidence, "
