@@ -125,7 +125,8 @@ class TrafficSimulator(ThreadedService):
 
     def backfill(self, until: datetime | None = None) -> int:
         """Write the visits of the last ``backfill_days`` (from the newest demo event
-        on, after a restart), newest days first within the time budget; how many."""
+        on, after a restart), oldest first, as ingestion would have seen them (the detectors
+        and sessions need time order); a budget cut leaves the newest days out; how many."""
         until = until or utc_now()
         since = until - timedelta(days=self.settings.backfill_days)
         newest = self.runtime.events.query(
