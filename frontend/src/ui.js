@@ -15,9 +15,6 @@ echarts.use([
   TooltipComponent, CanvasRenderer,
 ]);
 window.htmx = htmx;
-// htmx would add an inline <style> for its request indicators (none are used here),
-// which the pages' Content-Security-Policy (no 'unsafe-inline') refuses.
-htmx.config.includeIndicatorStyles = false;
 
 function draw(root) {
   for (const el of root.querySelectorAll("[data-chart]")) {

@@ -5,7 +5,6 @@ the same dedup_key; silences via the API; signed links act without a token."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,13 +13,6 @@ from fastapi.testclient import TestClient
 from leadwatch.app import create_app
 from tests.alerting.receiver import LocalReceiver
 from tests.conftest import ADMIN
-
-
-@pytest.fixture
-def receiver() -> Iterator[LocalReceiver]:
-    r = LocalReceiver()
-    yield r
-    r.close()
 
 
 def received(receiver: LocalReceiver, count: int) -> list[dict[str, Any]]:

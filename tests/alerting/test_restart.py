@@ -5,8 +5,7 @@ file at all."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -19,15 +18,9 @@ from leadwatch.store.snapshots import SnapshotService
 from tests.alerting.receiver import LocalReceiver
 from tests.alerting.test_state_restore import incidents, pages
 from tests.conftest import ADMIN
+from tests.synthetic.sites import wait_until
 
 PERIOD_FIGURES = ("sli_percent", "error_ratio", "period_burn_rate", "error_budget_remaining_ratio")
-
-
-def _wait_for(condition: Callable[[], object], what: str) -> None:
-    deadline = time.monotonic() + 30
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def _evaluations(runtime: Runtime) -> float:
@@ -37,7 +30,7 @@ def _evaluations(runtime: Runtime) -> float:
 def _evaluated_once(runtime: Runtime) -> None:
     """Wait for the evaluator's first sample (taken as its thread starts), so the
     samples below are the test's own."""
-    _wait_for(lambda: _evaluations(runtime), "the evaluator never ran")
+    wait_until(lambda: _evaluations(runtime), 30, "the evaluator never ran")
 
 
 def _slos(client: TestClient) -> dict[str, dict[str, Any]]:
@@ -88,13 +81,6 @@ def test_without_the_embedded_evaluator_only_the_ops_history_is_kept(settings_fo
     assert [p.name for p in (settings.storage.data_dir / "history").iterdir()] == ["dashboards.snap"]
 
 
-@pytest.fixture
-def receiver() -> Iterator[LocalReceiver]:
-    r = LocalReceiver()
-    yield r
-    r.close()
-
-
 def _site_down(runtime: Runtime) -> tuple[list[tuple[int, str, list[str]]], list[str]]:
     """SiteDown's incidents and the actions of the pages sent about it."""
     return incidents(runtime), pages(runtime)
@@ -117,7 +103,7 @@ def test_a_firing_alert_goes_on_firing_across_a_restart_and_pages_nobody_again(
         runtime: Runtime = client.app.state.runtime  # type: ignore[attr-defined]
         runtime.synthetic.metrics.success.labels("homepage", "eu").set(0)  # the site is down
         opened = ([(1, "open", ["opened", "escalated"])], ["trigger"])
-        _wait_for(lambda: _site_down(runtime) == opened, "SiteDown never paged")
+        wait_until(lambda: _site_down(runtime) == opened, 30, "SiteDown never paged")
         [(state, since)] = _site_down_alert(client)
         assert state == "firing"
 
@@ -127,6 +113,6 @@ def test_a_firing_alert_goes_on_firing_across_a_restart_and_pages_nobody_again(
         first = _evaluations(runtime)
         # Long enough for a fresh for to pass: without the restored state, the incident
         # would have been resolved at the first evaluation and a new one opened since.
-        _wait_for(lambda: _evaluations(runtime) >= first + 3, "the evaluator stopped")
+        wait_until(lambda: _evaluations(runtime) >= first + 3, 30, "the evaluator stopped")
         assert _site_down_alert(client) == [("firing", since)]
         assert _site_down(runtime) == opened

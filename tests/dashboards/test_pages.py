@@ -313,6 +313,7 @@ def test_alerts_page_silences_and_expires_through_the_alerting_api(ui: TestClien
     html = ui.get("/ui/alerts").text
     assert f'data-key="silence-{silence["id"]}"' in html and "deploy of the new theme" in html
     for data, field in (({"matchers": "service=web", "duration": "5", "comment": "x"}, "duration:"),
+                        ({"matchers": "service=web", "duration": "²", "comment": "x"}, "duration:"),
                         ({"matchers": " , ", "duration": "3600", "comment": "x"}, "matchers:"),
                         ({"matchers": "alertname=~(", "duration": "3600", "comment": "x"}, "bad regex"),
                         ({"matchers": "service=web", "duration": "3600", "comment": " "}, "comment:")):

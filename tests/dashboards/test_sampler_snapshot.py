@@ -13,16 +13,10 @@ from leadwatch.dashboards.queries import selfmetrics
 from leadwatch.dashboards.sampler import MetricsHistory
 from leadwatch.metrics import Metrics
 from leadwatch.store.snapshots import Snapshot, decode, encode
+from tests.dashboards.test_sampler import Clock
 
 REQUESTS = "leadwatch_http_requests_total"
-
-
-class Clock:
-    def __init__(self, now: float = 1_800_000_000.0):
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+T0 = 1_800_000_000.0
 
 
 def restarted(history: MetricsHistory, metrics: Metrics, clock: Clock) -> MetricsHistory:
@@ -40,7 +34,7 @@ def restarted(history: MetricsHistory, metrics: Metrics, clock: Clock) -> Metric
                                    st.sampled_from(["200", "404", "500"]), st.integers(1, 5)), max_size=4),
                 min_size=1, max_size=12))
 def test_a_loaded_snapshot_reads_as_the_original(steps: list[list[tuple[str, str, int]]]) -> None:
-    metrics, clock = Metrics(), Clock()
+    metrics, clock = Metrics(), Clock(T0)
     original = MetricsHistory(metrics.registry, Path("/"), interval=15, history_seconds=120, clock=clock)
     for i, requests in enumerate(steps):
         clock.now += 15 if i else 0
@@ -61,7 +55,7 @@ def test_a_loaded_snapshot_reads_as_the_original(steps: list[list[tuple[str, str
 
 
 def test_counters_go_on_across_a_restart_and_the_downtime_adds_nothing(tmp_path: Path) -> None:
-    metrics, clock = Metrics(), Clock()
+    metrics, clock = Metrics(), Clock(T0)
     before = MetricsHistory(metrics.registry, tmp_path, interval=15, history_seconds=3600, clock=clock)
     metrics.http_requests.labels("GET", "/", "200").inc(5)
     metrics.http_requests.labels("GET", "/contact", "500").inc(2)
@@ -86,7 +80,7 @@ def test_counters_go_on_across_a_restart_and_the_downtime_adds_nothing(tmp_path:
 
 
 def test_samples_older_than_history_hours_are_dropped_on_load(tmp_path: Path) -> None:
-    metrics, clock = Metrics(), Clock()
+    metrics, clock = Metrics(), Clock(T0)
     history = MetricsHistory(metrics.registry, tmp_path, interval=60, history_seconds=3600, clock=clock)
     for _ in range(60):
         history.record()

@@ -48,6 +48,11 @@ def alert_labels(alert: Alert, result: Labels) -> dict[str, str]:
     return {**dict(result), **alert.static_labels(), "alertname": alert.name}
 
 
+def _key(alert_key: str, labels: Mapping[str, str]) -> tuple[str, Labels]:
+    """An instance's key in :attr:`AlertStates.instances`: its alert's and its labels."""
+    return alert_key, tuple(sorted(labels.items()))
+
+
 def alert_of(alerts: Iterable[Alert], labels: Mapping[str, str]) -> Alert | None:
     """The catalogue entry whose instance carries these labels (its name and static labels)."""
     for alert in alerts:
@@ -73,7 +78,7 @@ class AlertStates:
                 if math.isnan(value):
                     continue
                 labels = alert_labels(alert, result)
-                key = (alert.key, tuple(sorted(labels.items())))
+                key = _key(alert.key, labels)
                 seen.add(key)
                 instance = self.instances.get(key)
                 if instance is None:
@@ -103,7 +108,7 @@ class AlertStates:
         (the evaluator's start-up, for the alerts of incidents it left open). From the
         next step on it is evaluated as any other: it resolves only once its condition
         has been false for ``resolve_after``."""
-        key = (alert.key, tuple(sorted(labels.items())))
+        key = _key(alert.key, labels)
         known = self.instances.get(key)
         if known is None or not known.firing:
             self.instances[key] = Instance(alert, labels, active_since, math.nan, firing_since=at)
@@ -145,6 +150,6 @@ class AlertStates:
                                 None if false_since is None else float(false_since))
             if not instance.firing:
                 instance.active_since += down
-            instances[(key, tuple(sorted(labels.items())))] = instance
+            instances[_key(key, labels)] = instance
         self.instances, self.evaluated_at = instances, float(dumped["evaluated_at"])
         return dropped

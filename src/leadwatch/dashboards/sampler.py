@@ -130,7 +130,7 @@ class MetricsHistory(PeriodicService):
             for key, carried in self._carried.items():
                 values[self._positions[key]] = carried
             for key, value in totals.items():
-                values[self._positions[key]] = value + self._carried.get(key, 0.0)
+                values[self._positions[key]] += value
         return Sample(self._clock(), values, self._host())
 
     def record(self) -> Sample:

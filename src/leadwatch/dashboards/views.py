@@ -363,7 +363,8 @@ async def create_silence(
     """Silence or plan maintenance through the alerting API's handler, as the user."""
     form = await request.form()
     duration = str(form.get("duration") or "")
-    if not duration.isdigit() or int(duration) not in alerts_page.SILENCE_DURATIONS:
+    # isdecimal, not isdigit: int() refuses digits such as "²" that isdigit accepts.
+    if not duration.isdecimal() or int(duration) not in alerts_page.SILENCE_DURATIONS:
         raise UiError(422, f"duration: must be one of {', '.join(alerts_page.SILENCE_DURATIONS.values())}")
     try:
         body = alerting_api.SilenceIn.model_validate({

@@ -169,8 +169,8 @@ class SnapshotService(PeriodicService):
         for name, part in self.parts.items():
             path = self.path(name)
             try:
-                snapshot = decode(path.read_bytes(), name, part.snapshot_version)
-                dropped = part.restore(snapshot, now)
+                data = path.read_bytes()
+                dropped = part.restore(decode(data, name, part.snapshot_version), now)
             except FileNotFoundError:
                 continue  # the first start, or a data dir without one yet
             except (OSError, Unusable, KeyError, TypeError, ValueError, IndexError) as exc:
@@ -180,7 +180,7 @@ class SnapshotService(PeriodicService):
             if dropped:
                 log.warning("history_snapshot_partly_used", snapshot=name, path=str(path), dropped_series=dropped,
                             reason="series this version no longer keeps (catalogue or watched metrics changed)")
-            log.info("history_snapshot_loaded", snapshot=name, bytes=path.stat().st_size)
+            log.info("history_snapshot_loaded", snapshot=name, bytes=len(data))
 
     def save(self) -> None:
         for name, part in self.parts.items():
