@@ -63,9 +63,9 @@ def line(r: Request) -> str:
 
 class AccessLog:
     """Lines waiting to go through the log pipeline (the simulator sends them in
-    batches: ``take`` hands over what is there)."""
+    batches of ``logs.batch_lines``, as a shipper would: ``take`` hands over what is there)."""
 
-    def __init__(self, batch_lines: int = 2000):
+    def __init__(self, batch_lines: int):
         self.batch_lines = batch_lines
         self._lines: list[str] = []
 

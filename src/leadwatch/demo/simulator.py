@@ -103,7 +103,7 @@ class TrafficSimulator(ThreadedService):
         self.attacks = AttackModel(self.rng, self.site.id, runtime.settings.leads.honeypot_field,
                                    runtime.settings.security)
         self.requests = SiteRequests(self.rng, self.base_url)
-        self.access_log = AccessLog()
+        self.access_log = AccessLog(runtime.settings.logs.batch_lines)
         self.backfilled = threading.Event()
         self.stats = {"visits": 0, "hits": 0, "leads": 0, "spam": 0, "live_visits": 0,
                       "attacks": 0, "log_lines": 0}
