@@ -94,7 +94,7 @@ def test_erasure_is_idempotent_and_audited_without_the_address(world: World) -> 
     # The same address written otherwise is the same subject; another one is not.
     assert privacy.subject_hash(Subject.parse("ANN@example.COM")) == privacy.subject_hash(ANN)
     assert privacy.subject_hash(Subject.parse("bob@example.com")) != privacy.subject_hash(ANN)
-    assert contains(world.dump(), ("ann@example.com", "7946")) == []
+    assert contains(world.dump(), ("ann@example.com", "7946 0000", "7946-0000")) == []
     registry = world.runtime.metrics.registry
     assert registry.get_sample_value("leadwatch_privacy_requests_total", {"kind": "erase"}) == 2
 

@@ -38,7 +38,9 @@ ANN = {"name": "Ann Example", "email": "Ann@Example.com", "phone": "+44 20 7946 
 ANN_WORK = {"name": "Ann Example", "email": "ann@annworks.example", "phone": "+44 (20) 7946-0000"}
 BOB = {"name": "Bob Other", "email": "bob@example.com", "phone": "+1 555 0100 200", "company": "Bobco",
        "message": "Bob wants a quote", "consent": {"processing": True}}
-ANN_SECRETS = ("ann@example.com", "Ann Example", "7946", "Acme Annworks", "Annworks relaunch",
+# Her phone as stored, with its separators: a bare "7946" also turns up by chance in
+# hashes and timestamps of the dump (a flaky test).
+ANN_SECRETS = ("ann@example.com", "Ann Example", "7946 0000", "7946-0000", "Acme Annworks", "Annworks relaunch",
                "ann-private-thread", "ann-click-123", "ann%40example.com", "Tuesday with Ann")
 BOB_SECRETS = ("bob@example.com", "Bob Other", "Bobco", "Bob wants a quote", "0100 200", "Bob signed")
 
