@@ -3,6 +3,7 @@ just under and just over each threshold."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -26,17 +27,45 @@ class Clock:
 @given(st.integers(1, 50), st.integers(0, 120))
 def test_sliding_window_is_over_only_above_the_threshold(threshold: int, hits: int) -> None:
     window = SlidingWindow(threshold, 60.0, Clock())
-    results = [window.hit("ip", at=float(i) * 0.1) for i in range(hits)]
+    results = [window.hit("ip", at=float(i) * 0.1) is not None for i in range(hits)]
     assert results == [i + 1 > threshold for i in range(hits)]
 
 
 def test_sliding_window_forgets_old_hits() -> None:
     window = SlidingWindow(3, 10.0)
     assert not any(window.hit("ip", at=t) for t in (0, 1, 2))
-    assert window.hit("ip", at=9.9)  # 4 within 10 s
-    assert not window.hit("other", at=9.9)
-    assert not window.hit("ip", at=30)  # only 2 of the last 4 within 10 s... and fewer
-    assert window.first_hit("ip") == 1
+    assert window.hit("ip", at=9.9) == (0, 9.9)  # 4 within 10 s
+    assert window.hit("other", at=9.9) is None
+    assert window.hit("ip", at=30) is None  # only 1 of the last 4 within 10 s
+
+
+def over_anywhere(times: list[float], threshold: int, window: float) -> bool:
+    """The definition: some threshold + 1 hits lie within one window."""
+    ordered = sorted(times)
+    return any(ordered[i + threshold] - ordered[i] < window for i in range(len(ordered) - threshold))
+
+
+@given(st.integers(1, 8), st.lists(st.floats(0, 100, allow_nan=False), max_size=40), st.randoms())
+def test_sliding_window_counts_late_hits_where_they_belong(
+    threshold: int, times: list[float], rng: Any
+) -> None:
+    """Shuffled a little (each hit at most one window late, as a server's log is),
+    the hits are over the threshold exactly when they are over it in time order."""
+    window = 10.0
+    late = sorted(times, key=lambda t: t + rng.uniform(0, window * 0.99))
+    counter = SlidingWindow(threshold, window)
+    runs = [run for t in late if (run := counter.hit("ip", at=t))]
+    assert bool(runs) == over_anywhere(times, threshold, window)
+    for first, last in runs:
+        assert 0 <= last - first < window
+        assert sum(first <= t <= last for t in times) > threshold
+
+
+def test_an_older_log_read_after_a_newer_one_is_a_timeline_of_its_own() -> None:
+    window = SlidingWindow(3, 60.0)
+    assert [window.hit("ip", at=t) for t in (86_000, 86_010, 86_020)] == [None] * 3  # late in the day
+    assert [window.hit("ip", at=t) for t in (0, 10, 20)] == [None] * 3  # not six within 60 s
+    assert window.hit("ip", at=30) == (0, 30)  # but four early ones are
 
 
 def test_keys_are_bounded() -> None:
@@ -48,11 +77,18 @@ def test_keys_are_bounded() -> None:
 
 def test_distinct_window_counts_distinct_values() -> None:
     seen = DistinctWindow(2, 60.0)
-    assert not seen.add("ip", "alice", at=0)
-    assert not seen.add("ip", "alice", at=1)
-    assert not seen.add("ip", "bob", at=2)
-    assert seen.add("ip", "carol", at=3)
-    assert not seen.add("ip", "dave", at=200)  # the others fell out of the window
+    assert seen.add("ip", "alice", at=0) is None
+    assert seen.add("ip", "alice", at=1) is None
+    assert seen.add("ip", "bob", at=2) is None
+    assert seen.add("ip", "carol", at=3) == (1, 3)
+    assert seen.add("ip", "dave", at=200) is None  # the others fell out of the window
+
+
+def test_distinct_window_takes_late_values_and_older_timelines() -> None:
+    seen = DistinctWindow(2, 60.0)
+    assert [seen.add("ip", name, at=t) for name, t in (("alice", 50), ("bob", 40))] == [None, None]
+    assert seen.add("ip", "carol", at=45) == (40, 50)  # late, but within the window
+    assert seen.add("ip", "dave", at=-1000) is None  # an older log: the others are not near
 
 
 def test_token_bucket_refills_and_says_how_long_to_wait() -> None:
@@ -147,3 +183,22 @@ def test_sites_and_addresses_are_counted_apart() -> None:
     assert stream(detectors, 5, spacing=1, ip="203.0.113.1") == []
     assert stream(detectors, 5, spacing=1, ip="203.0.113.2") == []
     assert stream(detectors, 5, spacing=1, ip="203.0.113.1", site_id="other") == []
+
+
+def test_two_servers_logs_read_one_after_the_other_each_show_their_attack() -> None:
+    """Server A's log (a brute force late in the day) is read before server B's (one
+    early that day): both are found, and A's failures do not make B's first one over."""
+    detectors = RateDetectors(settings())
+    login = {"method": "POST", "path": "/api/v1/session", "status": 401}
+    day = 1_800_000_000.0
+
+    def failed_at(t: float) -> list[Any]:
+        return detectors.observe(Observed("default", "203.0.113.7", at=t, **login))
+
+    found_a = [d for i in range(21) for d in failed_at(day + 80_000 + i)]
+    assert [d.threat for d in found_a] == [Threat.BRUTE_FORCE]
+    assert failed_at(day) == []
+    found_b = [d for i in range(1, 21) for d in failed_at(day + i)]
+    assert [(d.threat, d.first_seen.replace(tzinfo=UTC).timestamp()) for d in found_b] == [
+        (Threat.BRUTE_FORCE, day)
+    ]

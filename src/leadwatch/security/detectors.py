@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from leadwatch.security.detect import Threat
-from leadwatch.security.rates import DEFAULT_MAX_KEYS, Clock, DistinctWindow, SlidingWindow
+from leadwatch.security.rates import DEFAULT_MAX_KEYS, Clock, DistinctWindow, Run, SlidingWindow
 from leadwatch.settings import SecuritySettings
 
 NOT_FOUND = 404
@@ -97,36 +97,35 @@ class RateDetectors:
         for threat in counted:
             window = self.windows[threat]
             key = (req.site_id, req.ip)
-            if window.hit(key, req.at):
-                first = window.first_hit(key) or req.at
-                detection = self._fire(threat, req.site_id, req.ip, window.threshold + 1,
-                                       window.window, first, req.at, req.path)
-                if detection:
-                    found.append(detection)
+            run = window.hit(key, req.at)
+            if run and (detection := self._fire(threat, req.site_id, req.ip, window.threshold + 1,
+                                                window.window, run, req.path)):
+                found.append(detection)
         return found
 
     def login_failure(self, site_id: str, ip: str, username: str, at: float | None = None) -> list[Detection]:
         """A failed login naming ``username``: many names from one address is stuffing."""
         at = self.clock() if at is None else at
-        if not self.stuffing.add((site_id, ip), username.casefold(), at):
-            return []
         s = self.stuffing
-        first = s.first_hit((site_id, ip)) or at
-        detection = self._fire(Threat.CREDENTIAL_STUFFING, site_id, ip, s.threshold + 1,
-                               s.window, first, at, None)
-        return [detection] if detection else []
+        run = s.add((site_id, ip), username.casefold(), at)
+        if run and (detection := self._fire(Threat.CREDENTIAL_STUFFING, site_id, ip, s.threshold + 1,
+                                            s.window, run, None)):
+            return [detection]
+        return []
 
     def _fire(
         self, threat: Threat, site_id: str, ip: str, count: int, window: float,
-        first: float, at: float, path: str | None,
+        run: Run, path: str | None,
     ) -> Detection | None:
+        first, at = run
         key = (threat, site_id, ip)
         with self._lock:
             last = self._fired.get(key)
-            if last is not None and at - last < window:
+            # Either side: a run found late (out of order) is the same attack too.
+            if last is not None and abs(at - last) < window:
                 return None
             self._fired[key] = at
             self._fired.move_to_end(key)
             if len(self._fired) > self._max_keys:
                 self._fired.popitem(last=False)
-        return Detection(threat, site_id, ip, count, window, _utc(max(first, at - window)), _utc(at), path)
+        return Detection(threat, site_id, ip, count, window, _utc(first), _utc(at), path)

@@ -1,16 +1,17 @@
 """Counters over time, keyed by client: the building blocks of the rate detectors.
 
 Each takes a ``clock`` (seconds, monotonic) so tests drive time by hand. Memory is
-bounded twice: a key never holds more than its threshold's worth of timestamps, and
+bounded twice: a key never holds more than twice its threshold's worth of timestamps, and
 a counter keeps at most ``max_keys`` keys, forgetting the least recently seen first
 (an attacker rotating addresses cannot grow it without limit).
 """
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
@@ -55,46 +56,63 @@ class _Window(_Keyed[V]):
         self.clock = clock
 
 
-class SlidingWindow(_Window["deque[float]"]):
-    """Exact count of hits per key within the last ``window`` seconds, told against a
-    threshold: ``hit`` answers whether the key is now *over* it (> threshold)."""
+Run = tuple[float, float]  # the first and the last hit of a run that went over
 
-    def hit(self, key: Hashable, at: float | None = None) -> bool:
+
+class SlidingWindow(_Window["list[float]"]):
+    """Hits per key, told against a threshold: ``hit`` answers the run of more than
+    ``threshold`` hits within ``window`` seconds that the new hit completes, if any.
+
+    Hits may come a little out of order (a server logs a request when it ends, with
+    the time it began; two servers' logs are read one after the other): a late hit
+    is counted where it belongs in time. A hit older than the key's newest by more
+    than a window starts the key afresh, as a second timeline (an older log read
+    after a newer one), rather than joining hits it was never near."""
+
+    def hit(self, key: Hashable, at: float | None = None) -> Run | None:
         now = self.clock() if at is None else at
+        n = self.threshold  # a run over the threshold is n + 1 hits
         with self._lock:
-            # Only the newest threshold + 1 hits can decide "over": keep no more.
-            hits = self._get(key, lambda: deque(maxlen=self.threshold + 1))
-            hits.append(now)
-            return len(hits) > self.threshold and now - hits[0] < self.window
+            hits = self._get(key, list)
+            if hits and now < hits[-1] - self.window:
+                hits.clear()
+            pos = bisect.bisect_right(hits, now)
+            hits.insert(pos, now)
+            run = None
+            # The runs of n + 1 hits that hold the new one; in time order only one.
+            for i in range(max(0, pos - n), min(pos, len(hits) - 1 - n) + 1):
+                if hits[i + n] - hits[i] < self.window:
+                    run = (hits[i], hits[i + n])
+                    break
+            # Only the newest n + 1 hits decide for a hit in time order; keep up to
+            # twice that for late ones, trimming in steps so each hit costs O(1).
+            if len(hits) > 2 * (n + 1):
+                del hits[: n + 1]
+            return run
 
-    def first_hit(self, key: Hashable) -> float | None:
-        """When the oldest hit still counted for ``key`` happened."""
-        with self._lock:
-            hits = self._state.get(key)
-            return hits[0] if hits else None
 
-
-class DistinctWindow(_Window["OrderedDict[Hashable, float]"]):
+class DistinctWindow(_Window["dict[Hashable, float]"]):
     """Distinct values seen per key within ``window`` seconds (e.g. usernames tried
-    from one address): ``add`` answers whether there are now more than ``threshold``."""
+    from one address): ``add`` answers, once there are more than ``threshold``, the
+    span from the oldest value still counted to the newest. Late values count as in
+    ``SlidingWindow``; the window ends at the key's newest value."""
 
-    def add(self, key: Hashable, value: Hashable, at: float | None = None) -> bool:
+    def add(self, key: Hashable, value: Hashable, at: float | None = None) -> Run | None:
         now = self.clock() if at is None else at
         with self._lock:
-            seen = self._get(key, OrderedDict)
-            seen.pop(value, None)
-            seen[value] = now
-            while seen and now - next(iter(seen.values())) >= self.window:
-                seen.popitem(last=False)
-            while len(seen) > self.threshold + 1:
-                seen.popitem(last=False)
-            return len(seen) > self.threshold
-
-    def first_hit(self, key: Hashable) -> float | None:
-        """When the oldest distinct value still counted for ``key`` was last seen."""
-        with self._lock:
-            seen = self._state.get(key)
-            return next(iter(seen.values())) if seen else None
+            seen = self._get(key, dict)
+            newest = max(seen.values(), default=now)
+            if now < newest - self.window:
+                seen.clear()
+            seen[value] = max(now, seen.get(value, now))
+            newest = max(newest, now)
+            for old in [v for v, t in seen.items() if t <= newest - self.window]:
+                del seen[old]
+            if len(seen) > self.threshold + 1:  # only threshold + 1 can decide "over"
+                del seen[min(seen, key=seen.__getitem__)]
+            if len(seen) <= self.threshold:
+                return None
+            return (min(seen.values()), newest)
 
 
 class TokenBucket(_Keyed["list[float]"]):
