@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real servers and tools the tests and benchmarks use (PostgreSQL,
-# Prometheus, Alertmanager, Chromium, GoAccess, wrk) from Debian's packages, when
+# Prometheus, Alertmanager, Chromium, GoAccess, wrk, nginx) from Debian's packages, when
 # they are missing. Needs root and
 # apt-get; elsewhere it says what is missing and the tests that need it skip
 # (under CI, with CI set, those tests fail instead).
@@ -14,6 +14,7 @@ command -v prometheus-alertmanager >/dev/null && command -v amtool >/dev/null ||
 command -v goaccess >/dev/null || need+=(goaccess)  # bench/logs.py compares against it
 command -v wrk >/dev/null || need+=(wrk)  # bench/collect.py's load generator
 [ -x /usr/bin/chromium ] || need+=(chromium)  # synthetic browser steps (Playwright drives it)
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)  # leadwatch behind a proxy
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

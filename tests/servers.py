@@ -1,5 +1,5 @@
 """Real servers for tests and benchmarks: a throwaway PostgreSQL cluster, leadwatch
-itself as a process, Prometheus and Alertmanager, and the lookups that decide
+itself as a process, Prometheus, Alertmanager and nginx, and the lookups that decide
 whether a server can run here.
 
 When a server's binaries are missing, tests skip with a one-line reason, except
@@ -271,6 +271,61 @@ class AlertmanagerServer:
 
     def log(self) -> str:
         return (self.workdir / "alertmanager.log").read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self._log.close()
+
+
+class NginxServer:
+    """Debian's nginx on a free loopback port, with ``server_block`` (the directives of
+    one ``server``) as the site; its files live in ``workdir``. ``reload`` re-reads the
+    configuration the way ``nginx -s reload`` does (SIGHUP to the master)."""
+
+    def __init__(self, binary: str, workdir: Path, server_block: str):
+        self.binary = binary
+        self.workdir = workdir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        # As root, nginx's workers would run as nobody and could not reach the
+        # test's private temporary directories.
+        user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
+        temp = "".join(f"  {kind}_temp_path {workdir / kind};\n"
+                       for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
+        (workdir / "nginx.conf").write_text(
+            f"{user}pid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
+            "worker_processes 1;\nevents { worker_connections 64; }\n"
+            f"http {{\n  access_log {workdir / 'access.log'};\n{temp}"
+            f"  server {{\n    listen 127.0.0.1:{self.port};\n{server_block}\n  }}\n}}\n"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _args(self) -> list[str]:
+        conf, log = self.workdir / "nginx.conf", self.workdir / "error.log"
+        return [self.binary, "-p", str(self.workdir), "-c", str(conf), "-e", str(log)]
+
+    def check(self) -> None:
+        """``nginx -t``: the configuration is valid (raises with nginx's words if not)."""
+        subprocess.run([*self._args(), "-t", "-q"], check=True, capture_output=True)
+
+    def start(self, ready_path: str = "/", timeout: float = 30) -> NginxServer:
+        self.check()
+        self._log = (self.workdir / "nginx.out").open("ab")
+        self.proc = subprocess.Popen([*self._args(), "-g", "daemon off;"],
+                                     stdout=self._log, stderr=subprocess.STDOUT)
+        wait_ready(self.proc, self.url + ready_path, "nginx", self.log, timeout)
+        return self
+
+    def reload(self) -> None:
+        assert self.proc is not None
+        self.check()
+        self.proc.send_signal(signal.SIGHUP)
+
+    def log(self) -> str:
+        return (self.workdir / "error.log").read_text(errors="replace")[-4000:]
 
     def stop(self) -> None:
         if self.proc is not None:
