@@ -280,11 +280,12 @@ class AlertmanagerServer:
 
 
 class NginxServer:
-    """Debian's nginx on a free loopback port, with ``server_block`` (the directives of
-    one ``server``) as the site; its files live in ``workdir``. ``reload`` re-reads the
-    configuration the way ``nginx -s reload`` does (SIGHUP to the master)."""
+    """Debian's nginx with ``site`` (what one would put in ``/etc/nginx/conf.d/``:
+    ``upstream`` and ``server`` blocks) inside its ``http`` block; its files live in
+    ``workdir``. The site must listen on ``self.port`` (127.0.0.1). ``reload``
+    re-reads the configuration the way ``nginx -s reload`` does."""
 
-    def __init__(self, binary: str, workdir: Path, server_block: str):
+    def __init__(self, binary: str, workdir: Path, site: Callable[[int], str]):
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
@@ -298,8 +299,7 @@ class NginxServer:
         (workdir / "nginx.conf").write_text(
             f"{user}pid {workdir / 'nginx.pid'};\nerror_log {workdir / 'error.log'} warn;\n"
             "worker_processes 1;\nevents { worker_connections 64; }\n"
-            f"http {{\n  access_log {workdir / 'access.log'};\n{temp}"
-            f"  server {{\n    listen 127.0.0.1:{self.port};\n{server_block}\n  }}\n}}\n"
+            f"http {{\n  access_log {workdir / 'access.log'};\n{temp}{site(self.port)}\n}}\n"
         )
         self.proc: subprocess.Popen[bytes] | None = None
 

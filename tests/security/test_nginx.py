@@ -15,8 +15,9 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -37,6 +38,35 @@ def documented(language: str) -> str:
     return found.group(1)
 
 
+def documented_site(replicas: list[LeadwatchProcess], deny: Path) -> Callable[[int], str]:
+    """docs/security.md's nginx site, on a test port, in front of ``replicas``."""
+    site = documented("nginx")
+    servers = "".join(f"    server 127.0.0.1:{r.port};\n" for r in replicas)
+    site, one = re.subn(r"    server 127\.0\.0\.1:8000;.*\n", servers, site)
+    assert one == 1, "the documented upstream has one server line to repeat"
+    site = site.replace("/etc/nginx/leadwatch-deny.conf", str(deny))
+    return lambda port: site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+
+
+def documented_settings(path: Path) -> Path:
+    path.write_text(documented("yaml"))
+    assert yaml.safe_load(path.read_text())["security"]["trusted_proxies"]
+    return path
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if found is None:
+        missing("needs Debian's nginx package")
+    assert found is not None
+    return found
+
+
+def from_address(address: str, url: str, **options: Any) -> httpx.Client:
+    return httpx.Client(base_url=url, timeout=10, transport=httpx.HTTPTransport(local_address=address),
+                        **options)
+
+
 def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     while not check():
@@ -44,38 +74,40 @@ def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
         time.sleep(0.1)
 
 
-def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(tmp_path: Path) -> None:
-    binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
-    if binary is None:
-        missing("needs Debian's nginx package")
-    config = tmp_path / "leadwatch.yaml"
-    config.write_text(documented("yaml"))
-    assert yaml.safe_load(config.read_text())["security"]["trusted_proxies"]
-    env = {"LEADWATCH_DATA_DIR": str(tmp_path / "data"), "LEADWATCH_CONFIG": str(config),
+@pytest.fixture
+def started(tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
+    """Start a server (anything with start and stop); stopped at the end, last first."""
+    servers: list[Any] = []
+
+    def start(server: Any, *args: Any, **kwargs: Any) -> Any:
+        servers.append(server)
+        return server.start(*args, **kwargs)
+
+    yield start
+    for server in reversed(servers):
+        server.stop()
+
+
+def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(
+    tmp_path: Path, started: Callable[..., Any]
+) -> None:
+    binary = nginx_binary()
+    env = {"LEADWATCH_DATA_DIR": str(tmp_path / "data"),
+           "LEADWATCH_CONFIG": str(documented_settings(tmp_path / "leadwatch.yaml")),
            "LEADWATCH_ADMIN_TOKEN": ADMIN_TOKEN, "LEADWATCH_LOGGING__LEVEL": "warning"}
-    leadwatch = LeadwatchProcess(env, tmp_path / "leadwatch.log").start()
+    leadwatch = started(LeadwatchProcess(env, tmp_path / "leadwatch.log"))
     deny = tmp_path / "leadwatch-deny.conf"
     deny.write_text("")
-    site = (documented("nginx").replace("http://127.0.0.1:8000", leadwatch.url)
-            .replace("/etc/nginx/leadwatch-deny.conf", str(deny)))
-    nginx = NginxServer(binary, tmp_path / "nginx", site)
-    attacker = httpx.Client(base_url=nginx.url, timeout=10,
-                            transport=httpx.HTTPTransport(local_address=ATTACKER))
-    analyst = httpx.Client(base_url=nginx.url, headers=ADMIN, timeout=10)
-    try:
-        nginx.start(ready_path="/ready")
-
+    nginx = started(NginxServer(binary, tmp_path / "nginx", documented_site([leadwatch], deny)),
+                    ready_path="/ready")
+    with from_address(ATTACKER, nginx.url) as attacker, \
+            httpx.Client(base_url=nginx.url, headers=ADMIN, timeout=10) as analyst:
         # An attack through nginx is refused and recorded under the attacker's address,
         # whatever the attacker wrote in X-Forwarded-For.
         refused = attacker.get("/health", params={"id": "1' OR '1'='1"},
                                headers={"X-Forwarded-For": "198.51.100.9"})
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "blocked"
-
-        def incident_addresses() -> set[str]:
-            incidents = analyst.get("/api/v1/security/incidents").json()
-            return {i["ip"] for i in incidents}
-
-        eventually(lambda: incident_addresses() == {ATTACKER})
+        eventually(lambda: {i["ip"] for i in analyst.get("/api/v1/security/incidents").json()} == {ATTACKER})
 
         # The analyst (nginx's own address, 127.0.0.1, as far as leadwatch knows) bans
         # the attacker: leadwatch refuses them at once, and no one else.
@@ -95,8 +127,30 @@ def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(tmp_
         at_edge = attacker.get("/health")
         assert at_edge.status_code == 403 and "nginx" in at_edge.text
         assert analyst.get("/health").status_code == 200
-    finally:
-        attacker.close()
-        analyst.close()
-        nginx.stop()
-        leadwatch.stop()
+
+
+@pytest.mark.postgres
+def test_two_replicas_behind_nginx_count_a_brute_force_whole(
+    tmp_path: Path, pg_url: str, started: Callable[..., Any]
+) -> None:
+    """21 failed logins through nginx, with two replicas: the documented upstream sends
+    them all to one replica, which detects the brute force; the ban holds on both."""
+    binary = nginx_binary()
+    env = {"LEADWATCH_DATABASE_URL": pg_url,
+           "LEADWATCH_CONFIG": str(documented_settings(tmp_path / "leadwatch.yaml")),
+           "LEADWATCH_SECURITY__BAN_REFRESH_SECONDS": "0.2", "LEADWATCH_LOGGING__LEVEL": "warning"}
+    replicas = [started(LeadwatchProcess({**env, "LEADWATCH_DATA_DIR": str(tmp_path / f"data{n}")},
+                                         tmp_path / f"replica{n}.log")) for n in (1, 2)]
+    deny = tmp_path / "leadwatch-deny.conf"
+    deny.write_text("")
+    nginx = started(NginxServer(binary, tmp_path / "nginx", documented_site(replicas, deny)),
+                    ready_path="/ready")
+    with from_address(ATTACKER, nginx.url) as attacker:
+        answers = [attacker.post("/api/v1/session", json={"username": "admin", "password": f"guess {n}"})
+                   for n in range(21)]
+        assert {a.status_code for a in answers} <= {401, 429}
+        eventually(lambda: attacker.get("/health").status_code == 403)
+        assert attacker.get("/health").json()["error"]["code"] == "banned"
+    for replica in replicas:  # asked directly, each replica refuses the attacker
+        with from_address(ATTACKER, replica.url) as direct:
+            eventually(lambda direct=direct: direct.get("/health").status_code == 403)
