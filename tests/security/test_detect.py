@@ -71,10 +71,22 @@ ACCEPTED_BENIGN_FLAGS = {
 }
 
 
-def test_benign_form_text_is_not_flagged_but_for_the_accepted_lines() -> None:
+# The benign lines still refused as SQL injection: misses, not accepted. Read inside
+# a quoted string, as an injection is, the prose's own quotes flip: "24/7" becomes
+# arithmetic, "#" a comment cutting the query off, and "=" MySQL's '=' probe (a
+# comparison, which the form rules keep: docs/security.md).
+KNOWN_BENIGN_REFUSALS = {
+    'Passwords must contain one of "!", "#" or "$" - my password manager us',
+    'The calculator shows "=" then nothing. Is it broken?',
+    'The "/" in "24/7" gets turned into a new folder in the URL.',
+}
+
+
+def test_benign_form_text_is_not_flagged_but_for_the_accepted_and_known_lines() -> None:
     from tests.security.corpora import benign_form
 
     findings = {v: inspect(v, Field.FORM) for v in benign_form()}
-    flagged = {v for v, found in findings.items() if found}
-    assert {v[:70] for v in flagged} == ACCEPTED_BENIGN_FLAGS
-    assert all(f.threat is Threat.XSS for v in flagged for f in findings[v])  # none is refused
+    threats = {v[:70]: {f.threat for f in found} for v, found in findings.items() if found}
+    assert {v for v, found in threats.items() if found == {Threat.XSS}} == ACCEPTED_BENIGN_FLAGS
+    assert {v for v, found in threats.items() if found == {Threat.SQLI}} == KNOWN_BENIGN_REFUSALS
+    assert len(threats) == len(ACCEPTED_BENIGN_FLAGS) + len(KNOWN_BENIGN_REFUSALS)
