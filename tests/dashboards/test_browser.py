@@ -129,6 +129,26 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
             shown_leads = page.locator('[data-key="roi-leads-channel-Total"]').inner_text()
             assert float(shown_leads) == pytest.approx(total["leads"], abs=2)
 
+    # The Leads page's held-back view: a prospect the SQL injection check refused (a
+    # known false refusal) is found there and restored as a lead with the button.
+    refused = httpx.post(f"{server.url}/api/leads", timeout=60, files={
+        "site_id": (None, SITE), "name": (None, "Cal Culator"), "email": (None, "cal@example.com"),
+        "message": (None, 'The calculator shows "=" then nothing. Is it broken?')})
+    assert refused.status_code == 403
+    page.goto(f"{server.url}/ui/leads?{query}&show=held")
+    page.add_script_tag(path=str(AXE))
+    violations = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)")
+    assert violations == []
+    page.click("a:has-text('Cal Culator')")
+    page.click("form[aria-label='Restore as a lead'] button[type=submit]")
+    page.wait_for_selector("li:has-text('restored by browser')")
+    assert page.locator("[data-key='lead-held']").count() == 0
+    restored = httpx.get(f"{server.url}/api/v1/leads", headers=auth, timeout=60,
+                         params={"site": SITE, "q": "Cal Culator"}).json()["leads"]
+    assert [lead["rejected_reason"] for lead in restored] == [None]
+
     # The Alerts page: an on-call engineer plans maintenance with the form; an action
     # that fails (a colleague expired it meanwhile) says why on the page.
     page.goto(f"{server.url}/ui/alerts?{query}")

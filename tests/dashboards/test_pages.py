@@ -346,3 +346,33 @@ def test_operations_page_shows_access_log_routes_as_logs_queries_counts_them(see
     for r in rows:
         assert num(keys[f"access-{r['route']}"]) == r["requests"]
         assert num(keys[f"access-5xx-{r['route']}"]) == r["errors"]
+
+
+def test_held_back_submissions_are_listed_and_restored_from_the_leads_page(seeded: TestClient) -> None:
+    w = window(seeded)
+    quoted = 'The calculator shows "=" then nothing. Is it broken?'  # a known false refusal
+    refused = seeded.post("/api/leads", files={"name": (None, "Cal Culator"), "email": (None, "cal@example.com"),
+                                               "message": (None, quoted)})
+    assert refused.status_code == 403
+    held = seeded.get(f"/ui/leads?{ui_query(w)}&show=held").text
+    keys = keyed(held)
+    assert num(keys["held-total"]) == 1 and num(keys["held-blocked_sqli"]) == 1
+    assert keys["held-reason"] == "refused as SQL injection" and "Cal Culator" in held
+    assert "Cal Culator" not in seeded.get(f"/ui/leads?{ui_query(w)}").text
+    csv = seeded.get(f"/ui/leads/export.csv?{ui_query(w)}&show=held").text
+    assert "Cal Culator" in csv and "blocked_sqli" in csv
+    assert seeded.get(f"/ui/leads?{ui_query(w)}&show=spam").status_code == 422
+
+    (lead,) = seeded.get("/api/v1/leads", headers=ADMIN, params={**api_range(w), "rejected": "true"}).json()["leads"]
+    detail = seeded.get(f"/ui/leads/{lead['id']}").text
+    assert keyed(detail)["lead-held"] == "refused as SQL injection (found SQL injection in the message); not in any KPI"
+    assert f'action="/ui/leads/{lead["id"]}/restore?' in detail and "/followups" not in detail
+    done = seeded.post(f"/ui/leads/{lead['id']}/restore", follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/ui/leads/{lead['id']}")
+    after = seeded.get(f"/api/v1/leads/{lead['id']}", headers=ADMIN).json()
+    assert after["rejected_reason"] is None
+    assert [a["note"] for a in after["activities"]] == ["held back as blocked_sqli; restored by tester"]
+    assert "Cal Culator" in seeded.get(f"/ui/leads?{ui_query(w)}").text
+    assert num(keyed(seeded.get(f"/ui/leads?{ui_query(w)}&show=held").text)["held-total"]) == 0
+    again = seeded.post(f"/ui/leads/{lead['id']}/restore")
+    assert again.status_code == 409 and "a lead already" in again.text

@@ -60,3 +60,16 @@ def test_a_viewer_sees_no_action_and_is_refused_every_one(client: TestClient) ->
     done = client.post(f"/ui/leads/{lead['id']}/followups", headers=admin, data={"status": "contacted"})
     assert done.status_code == 204
     assert client.get(f"/api/v1/leads/{lead['id']}", headers=ADMIN).json()["status"] == "contacted"
+
+
+def test_a_viewer_cannot_restore_a_held_back_submission(client: TestClient) -> None:
+    client.post("/api/leads", files={"name": (None, "Cal"), "email": (None, "cal@example.com"),
+                                     "message": (None, 'The calculator shows "=" then nothing.')})
+    (held,) = client.get("/api/v1/leads", headers=ADMIN, params={"rejected": "true"}).json()["leads"]
+    viewer = login(client, "vic")
+    assert "/restore" not in client.get(f"/ui/leads/{held['id']}").text
+    assert client.post(f"/ui/leads/{held['id']}/restore", headers=viewer).status_code == 403
+    assert client.get(f"/api/v1/leads/{held['id']}", headers=ADMIN).json()["rejected_reason"] == "blocked_sqli"
+    admin = login(client, "ada")
+    assert client.post(f"/ui/leads/{held['id']}/restore", headers=admin).status_code == 204
+    assert client.get(f"/api/v1/leads/{held['id']}", headers=ADMIN).json()["rejected_reason"] is None

@@ -271,3 +271,51 @@ def test_with_the_security_middleware_on_a_refused_lead_is_still_stored(
         (lead,) = stored(client)
         assert lead.rejected_reason == "blocked_sqli"
         assert metric(client, "leadwatch_security_events_total", threat="sqli", action="blocked") == 1
+
+
+def test_a_held_back_submission_judged_genuine_is_restored_as_a_lead(app_client: TestClient) -> None:
+    """A prospect quoting a symbol the SQL injection check took for an attack: the
+    admin restores it; it is routed to sales and due from now, once."""
+    refused = app_client.post("/api/leads", files={**{k: (None, v) for k, v in ANN.items()},
+                                                   "message": (None, 'The calculator shows "=" then nothing. Is it broken?')})
+    assert refused.status_code == 403
+    (held,) = stored(app_client)
+    assert held.rejected_reason == "blocked_sqli" and outbox(app_client) == []
+    listed = app_client.get("/api/v1/leads", headers=ADMIN, params={"rejected": "true"}).json()["leads"]
+    assert [lead["id"] for lead in listed] == [held.id]
+
+    restored = app_client.post(f"/api/v1/leads/{held.id}/restore", headers=ADMIN)
+    assert restored.status_code == 200, restored.text
+    body = restored.json()
+    assert body["rejected_reason"] is None and body["status"] == "new"
+    assert [(a["status"], a["note"]) for a in body["activities"]] == [
+        ("restored", "held back as blocked_sqli; restored by api")]
+    (lead,) = stored(app_client)
+    assert lead.follow_up_due is not None and lead.follow_up_due > held.created_at
+    assert lead.flags == [{"field": "message", "threat": "sqli"}]  # what was found stays on record
+    (note,) = outbox(app_client)
+    assert note.receiver == "sales" and "Ann Example" in note.message["subject"]
+    assert metric(app_client, "leadwatch_leads_restored_total", reason="blocked_sqli") == 1
+    assert [lead["id"] for lead in app_client.get("/api/v1/leads", headers=ADMIN).json()["leads"]] == [held.id]
+
+    again = app_client.post(f"/api/v1/leads/{held.id}/restore", headers=ADMIN)
+    assert again.status_code == 409 and again.json()["error"]["fields"] == {"path.lead_id": "it is a lead already"}
+    assert len(outbox(app_client)) == 1
+    assert app_client.post("/api/v1/leads/999999/restore", headers=ADMIN).status_code == 404
+    assert app_client.post(f"/api/v1/leads/{held.id}/restore").status_code == 401
+
+
+def test_only_verdicts_a_person_may_overrule_are_restored(app_client: TestClient) -> None:
+    app_client.post("/api/leads", json=ANN)
+    app_client.post("/api/leads", json=ANN)  # the same person again: a duplicate
+    # The same person, refused, then through on a second try: restoring the first
+    # would count them twice.
+    app_client.post("/api/leads", files={"name": (None, "Bo"), "email": (None, "bo@example.com"),
+                                         "company": (None, "1' OR '1'='1")})
+    app_client.post("/api/leads", json={"name": "Bo", "email": "bo@example.com"})
+    first, duplicate, refused, _ = stored(app_client)
+    assert (duplicate.rejected_reason, refused.rejected_reason) == ("duplicate", "blocked_sqli")
+    for lead, says in ((duplicate, "held back as duplicate"), (refused, "is lead")):
+        answer = app_client.post(f"/api/v1/leads/{lead.id}/restore", headers=ADMIN)
+        assert answer.status_code == 409 and says in answer.json()["error"]["fields"]["path.lead_id"]
+    assert [lead.rejected_reason for lead in stored(app_client)] == [None, "duplicate", "blocked_sqli", None]

@@ -128,3 +128,21 @@ def test_a_viewer_may_look_but_not_act(app_client: TestClient) -> None:
     assert app_client.post("/ui/security/bans", headers=csrf, data={"address": "203.0.113.9"}).status_code == 403
     assert app_client.get(f"/api/v1/security/incidents/{xss}", headers=ADMIN).json()["status"] == "open"
     assert app_client.get("/api/v1/security/bans", headers=ADMIN).json()[0]["network"] == "198.51.100.4/32"
+
+
+def test_an_incident_that_refused_leads_links_to_them_held_back(app_client: TestClient) -> None:
+    login(app_client, "ana")
+    refused = app_client.post("/api/leads", files={
+        "name": (None, "Cal Culator"), "email": (None, "cal@example.com"),
+        "message": (None, 'The calculator shows "=" then nothing. Is it broken?')})
+    assert refused.status_code == 403
+    runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    runtime.event_buffer.flush()
+    runtime.security.incidents.process()
+    page = app_client.get(f"/ui/security/incidents/{incident_id(app_client, 'sqli')}").text
+    link = re.search(r'data-key="held-link">.*?href="([^"]+)"', page, re.DOTALL)
+    assert link, "no link to the held-back submissions"
+    held = app_client.get(link[1].replace("&amp;", "&"))
+    assert held.status_code == 200 and "Cal Culator" in held.text and "refused as SQL injection" in held.text
+    # An incident that refused no lead has no such link.
+    assert 'data-key="held-link"' not in app_client.get(f"/ui/security/incidents/{incident_id(app_client, 'xss')}").text

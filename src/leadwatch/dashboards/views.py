@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from urllib.parse import urlencode
 
@@ -34,6 +34,7 @@ from leadwatch.dashboards.render import HERE, REFRESH_CHOICES, Frame, error_page
 from leadwatch.dashboards.timerange import RangeError, parse_range
 from leadwatch.leads import api as leads_api
 from leadwatch.leads.followup import OUTCOMES as FOLLOWUPS
+from leadwatch.leads.intake import RESTORABLE
 from leadwatch.marketing.rollup import snapshot as analytics_snapshot
 from leadwatch.privacy import api as privacy_api
 from leadwatch.privacy.subjects import Subject
@@ -184,8 +185,17 @@ async def security_incident_view(
         frame = frame.with_site(incident.site_id)
     # No periodic refresh: it would wipe a verdict's note while the analyst types it.
     frame = replace(frame, refresh=0)
+    held = None
+    if any(e.source == "leads" and e.action == "blocked" for e in incident.recent_events):
+        # The lead submissions it refused, held back on the Leads page (to restore one
+        # a person sent): the incident's span, to the minute, in UTC.
+        minute = timedelta(minutes=1)
+        held = "/ui/leads?" + urlencode({
+            "site": incident.site_id, "show": "held", "range": "custom",
+            "from": f"{incident.first_seen_at - minute:%Y-%m-%dT%H:%M}",
+            "to": f"{incident.last_seen_at + 2 * minute:%Y-%m-%dT%H:%M}"})
     return page(frame, "security_incident.html", f"Security incident {incident_id}", incident=incident,
-                banned=bool(incident.ip != "-" and runtime.guard.bans.banned(incident.ip)))
+                banned=bool(incident.ip != "-" and runtime.guard.bans.banned(incident.ip)), held=held)
 
 
 def require_admin(user: CurrentUser, why: str) -> CurrentUser:
@@ -209,7 +219,8 @@ SecurityAdmin = Annotated[CurrentUser, Depends(admin_only("Only admins may judge
 # Acknowledging, resolving and silencing change who gets paged.
 AlertsAdmin = Annotated[CurrentUser, Depends(admin_only(
     "Only admins may acknowledge or resolve incidents and silence alerts."))]
-LeadsAdmin = Annotated[CurrentUser, Depends(admin_only("Only admins may record follow-ups and outcomes."))]
+LeadsAdmin = Annotated[CurrentUser, Depends(admin_only(
+    "Only admins may record follow-ups and outcomes, and restore held-back submissions."))]
 
 
 @router.post("/security/incidents/{incident_id}/verdict")
@@ -394,15 +405,19 @@ async def leads_view(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     tier: Annotated[str, Query(max_length=16)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
+    show: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
+    """The inbox, or (``show=held``) what the spam and security checks held back."""
     if tier and tier not in TIERS:
         raise UiError(422, f"tier: must be one of {', '.join(TIERS)}")
     if status and status not in leads_page.STATUSES:
         raise UiError(422, f"status: must be one of {', '.join(leads_page.STATUSES)}")
-    where = leads_page.lead_filter(frame.range, frame.site.id, tier, status)
-    data = await run_in_threadpool(leads_page.inbox, runtime, where)
-    return page(frame.with_extra(tier=tier, status=status), "leads.html", "Leads", data=data,
-                tiers=TIERS, statuses=leads_page.STATUSES)
+    if show not in ("", "held"):
+        raise UiError(422, "show: must be empty (leads) or held")
+    where = leads_page.lead_filter(frame.range, frame.site.id, tier, status, held=show == "held")
+    data = await run_in_threadpool(leads_page.held_back if show else leads_page.inbox, runtime, where)
+    return page(frame.with_extra(tier=tier, status=status, show=show), "leads.html", "Leads", data=data,
+                tiers=TIERS, statuses=leads_page.STATUSES, reasons=leads_page.HELD_BACK)
 
 
 @router.get("/leads/export.csv")
@@ -411,11 +426,12 @@ async def leads_export(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     tier: Annotated[str, Query(max_length=16)] = "",
     status: Annotated[str, Query(max_length=16)] = "",
+    show: Annotated[str, Query(max_length=16)] = "",
 ) -> Response:
     """The leads API's CSV export of the inbox's filter (the API itself wants a token)."""
-    if (tier and tier not in TIERS) or (status and status not in leads_page.STATUSES):
-        raise UiError(422, "tier or status: not a known value")
-    where = leads_page.lead_filter(frame.range, frame.site.id, tier, status)
+    if (tier and tier not in TIERS) or (status and status not in leads_page.STATUSES) or show not in ("", "held"):
+        raise UiError(422, "tier, status or show: not a known value")
+    where = leads_page.lead_filter(frame.range, frame.site.id, tier, status, held=show == "held")
     return await leads_api.export_leads(where, runtime, "admin")
 
 
@@ -429,7 +445,21 @@ async def lead_view(
     if detail.site_id != frame.site.id and detail.site_id in runtime.site_ids:
         frame = frame.with_site(detail.site_id)
     return page(frame, "lead.html", f"Lead {lead_id}", lead=detail,
-                journey=leads_page.journey(detail), outcomes=FOLLOWUPS)
+                journey=leads_page.journey(detail), outcomes=FOLLOWUPS,
+                reasons=leads_page.HELD_BACK, restorable=RESTORABLE)
+
+
+@router.post("/leads/{lead_id}/restore")
+async def lead_restore(
+    request: Request,
+    lead_id: Annotated[int, Path(ge=1, le=2**62)],
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    user: LeadsAdmin,
+) -> Response:
+    """Restore a held-back submission as a lead, through the leads API's handler, as
+    the logged-in user."""
+    await leads_api.restore(runtime, lead_id, user.username)
+    return back(request, f"/ui/leads/{lead_id}")
 
 
 @router.post("/leads/{lead_id}/followups")

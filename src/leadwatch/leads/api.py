@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from leadwatch.leads.defence import issue_form_token
 from leadwatch.leads.followup import FollowUpError, record_followup
 from leadwatch.leads.form import KNOWN_FIELDS, LeadIn, from_form
-from leadwatch.leads.intake import Outcome, Submission
+from leadwatch.leads.intake import RESTORABLE, Outcome, RestoreError, Submission
 from leadwatch.leads.models import Lead
 from leadwatch.leads.queries import (
     LeadFilter, activities, csv_lines, find_leads, iter_leads, scoring_report,
@@ -400,3 +400,32 @@ async def add_followup(
 
     return await run_in_threadpool(write)
 
+
+@admin.post("/{lead_id}/restore", response_model=LeadDetail,
+            summary="Restore a held-back submission as a lead",
+            responses={409: {"description": "not held back for a reason a person may overrule "
+                                            f"({', '.join(RESTORABLE)}), or the same person is a lead already"}})
+async def restore_lead(
+    lead_id: Annotated[int, Path(ge=1, le=2**62)],
+    runtime: Runtime = Depends(get_runtime),
+    _scope: str = Depends(require_scope("admin")),
+) -> LeadDetail:
+    """A person judged it genuine: the spam checks or the SQL injection check were
+    wrong. It becomes a lead, due for follow-up from now and routed to sales."""
+    return await restore(runtime, lead_id, "api")
+
+
+async def restore(runtime: Runtime, lead_id: int, actor: str) -> LeadDetail:
+    """Restore for the API (``api``) and the Leads page (the logged-in user)."""
+
+    def write() -> LeadDetail:
+        try:
+            lead = runtime.leads.restore(lead_id, actor=actor)
+        except RestoreError as exc:
+            raise ApiError(409, f"lead {lead_id}: {exc}", fields={"path.lead_id": str(exc)}) from None
+        if lead is None:
+            raise ApiError(404, f"no lead {lead_id}", fields={"path.lead_id": "not found"})
+        with runtime.records.session() as session:
+            return _detail(session, session.merge(lead, load=True))
+
+    return await run_in_threadpool(write)

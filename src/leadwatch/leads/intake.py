@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import structlog
@@ -31,7 +31,7 @@ from leadwatch.leads.engagement import EngagementReader
 from leadwatch.leads.form import LeadIn
 from leadwatch.leads.hours import business_calendars, follow_up_due
 from leadwatch.leads.metrics import LeadMetrics
-from leadwatch.leads.models import Lead
+from leadwatch.leads.models import Lead, LeadActivity
 from leadwatch.leads.routing import route
 from leadwatch.leads.scoring import Engagement, ScoreInput, score_lead
 from leadwatch.marketing.channels import classify_channel
@@ -55,6 +55,14 @@ REJECT_REASONS = (
     "duplicate", "blocked_sqli", "synthetic",
 )
 LEAD_PATH = "/api/leads"
+# What a person may judge genuine and restore as a lead: the spam checks' and the
+# security check's verdicts. A duplicate, a rate-limited retry or a synthetic
+# journey's lead is what it says.
+RESTORABLE = ("blocked_sqli", "spam_honeypot", "spam_too_fast", "spam_bad_token", "spam_no_token")
+
+
+class RestoreError(ValueError):
+    """Why a submission cannot be restored (its state refuses it: a 409)."""
 
 
 @dataclass(frozen=True)
@@ -259,6 +267,48 @@ class LeadIntake:
                       self.sites[sub.site_id].name, self.settings.server.public_url)
             queue_autoreply(session, self.outbox, lead, site.autoreply, self.sites[sub.site_id])
         return replace(Outcome.of(lead), retry_after=retry_after)
+
+    def restore(self, lead_id: int, actor: str) -> Lead | None:
+        """Restore a held-back submission a person judged genuine (a prospect quoting
+        "*", a visitor whose autofill filled the honeypot): from now it is a lead,
+        counted in the KPIs on the day it came, due for follow-up from now (sales
+        hears of it now) and routed to sales like a new one. None: no such lead;
+        RestoreError: not held back for a reason a person may overrule, or the same
+        person is a lead already (within the duplicate window either side)."""
+        with self.records.session() as session:
+            found = session.get(Lead, lead_id)
+            if found is None:
+                return None
+            site_id, email = found.site_id, found.email
+        at = now()
+        with defence.serialised_session(self.records, site_id, email) as session:
+            lead = session.get(Lead, lead_id, with_for_update=True)
+            if lead is None:
+                return None
+            reason = lead.rejected_reason
+            if reason not in RESTORABLE:
+                raise RestoreError("it is a lead already" if reason is None
+                                   else f"held back as {reason}: only spam and blocked submissions are restored")
+            window = timedelta(hours=self.leads.duplicate_window_hours)
+            twin = session.scalar(select(Lead.id).where(
+                Lead.site_id == site_id, Lead.email == email, Lead.rejected_reason.is_(None),
+                Lead.created_at > lead.created_at - window, Lead.created_at < lead.created_at + window,
+            ).order_by(Lead.id).limit(1))
+            if twin is not None:
+                raise RestoreError(f"{email} is lead {twin} already")
+            lead.rejected_reason = None
+            lead.follow_up_due = follow_up_due(lead.tier, at, self.calendars[site_id],
+                                               self.leads.premium_response_minutes)
+            session.add(LeadActivity(lead_id=lead.id, at=at, status="restored",
+                                     note=f"held back as {reason}; restored by {actor}"))
+            if lead.tier in self.leads.notify_tiers:
+                route(session, self.outbox, lead, self.leads.site(site_id).sales_receivers,
+                      self.sites[site_id].name, self.settings.server.public_url)
+            session.flush()
+            session.expunge(lead)
+        log.info("lead_restored", lead_id=lead_id, reason=reason, actor=actor)
+        self.metrics.restored.labels(reason).inc()
+        return lead
 
     def _count(self, lead: Lead, outcome: Outcome) -> None:
         if outcome.rejected_reason == "synthetic":

@@ -25,6 +25,13 @@ class LeadMetrics:
             ["reason"],
             registry=registry,
         )
+        self.restored = Counter(
+            "leadwatch_leads_restored_total",
+            "Held-back submissions a person judged genuine and restored as leads, by the "
+            "reason they were held back for.",
+            ["reason"],
+            registry=registry,
+        )
         self.score = Histogram(
             "leadwatch_lead_score",
             "Scores of accepted leads (0-100).",

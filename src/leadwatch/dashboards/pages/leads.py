@@ -1,17 +1,18 @@
 """The Leads page: the inbox (tier first, then the follow-up due time), tier counts and
-won value, one lead with its score breakdown and journey, follow-up and outcome
-actions. Reads and writes go through the leads package (its filter, queries and
-admin API handlers)."""
+won value, what the checks held back (to restore what a person judges genuine), one
+lead with its score breakdown and journey, follow-up and outcome actions. Reads and
+writes go through the leads package (its filter, queries and admin API handlers)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, select
+from sqlalchemy import case, func, select
 
 from leadwatch.dashboards.timerange import TimeRange
 from leadwatch.leads import api as leads_api
+from leadwatch.leads.intake import REJECT_REASONS
 from leadwatch.leads.models import STATUSES, Lead
 from leadwatch.leads.queries import LeadFilter, find_leads, scoring_report
 from leadwatch.marketing.touch import Touches
@@ -31,9 +32,45 @@ class Inbox:
     where: LeadFilter
 
 
-def lead_filter(tr: TimeRange, site_id: str, tier: str | None = None, status: str | None = None) -> LeadFilter:
+# Why a submission was held back (leads.intake.REJECT_REASONS), as the page says it.
+HELD_BACK = {
+    "blocked_sqli": "refused as SQL injection",
+    "spam_honeypot": "spam: the hidden field was filled in",
+    "spam_too_fast": "spam: sent too soon after the form was shown",
+    "spam_bad_token": "spam: the form token was invalid or expired",
+    "spam_no_token": "spam: no form token",
+    "rate_limited": "over the submission limit",
+    "duplicate": "a duplicate of an earlier lead",
+    "synthetic": "a synthetic journey's test",
+}
+assert set(HELD_BACK) == set(REJECT_REASONS)
+
+
+@dataclass(frozen=True)
+class Held:
+    """Submissions held back in the range, newest first, and how many per reason."""
+
+    total: int
+    leads: list[Lead]
+    reasons: list[tuple[str, int]]
+    where: LeadFilter
+
+
+def lead_filter(tr: TimeRange, site_id: str, tier: str | None = None, status: str | None = None,
+                held: bool = False) -> LeadFilter:
     return LeadFilter(site_id=site_id, tier=tier or None, status=status or None,
-                      since=utc_aware(tr.start), until=utc_aware(tr.end))
+                      since=utc_aware(tr.start), until=utc_aware(tr.end), rejected=held)
+
+
+def held_back(runtime: Runtime, where: LeadFilter) -> Held:
+    with runtime.records.session() as session:
+        total, rows = find_leads(session, where, limit=INBOX_LIMIT)
+        counts = session.execute(
+            where.apply(select(Lead.rejected_reason, func.count())).group_by(Lead.rejected_reason)
+        ).all()
+        session.expunge_all()
+    by_reason = dict(counts)
+    return Held(total, rows, [(r, by_reason[r]) for r in HELD_BACK if r in by_reason], where)
 
 
 def inbox(runtime: Runtime, where: LeadFilter) -> Inbox:
