@@ -67,6 +67,16 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+def serious_violations(page: Any) -> list[str]:
+    """axe-core's serious and critical findings on the page: rule and first elements."""
+    page.add_script_tag(path=str(AXE))
+    found: list[str] = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))")
+    return found
+
+
 def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     # The axe script is added by the test, so the page's CSP must let it in.
@@ -99,12 +109,7 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
         assert page.locator("h1").first.is_visible()
         name = item.path.rsplit("/", 1)[-1]
         page.screenshot(path=str(ARTIFACTS / f"ui-{name}.png"), full_page=True)
-        page.add_script_tag(path=str(AXE))
-        violations = page.evaluate(
-            "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-            ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
-            ".map(v => v.id + ': ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', '))")
-        assert violations == [], f"{item.path}: {violations}"
+        assert serious_violations(page) == [], item.path
         if item.path == "/ui/executive":
             shown = page.locator('[data-key="leads"]').inner_text()
             span = page.locator("input[name=from]").input_value(), page.locator("input[name=to]").input_value()
@@ -136,11 +141,7 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
         "message": (None, 'The calculator shows "=" then nothing. Is it broken?')})
     assert refused.status_code == 403
     page.goto(f"{server.url}/ui/leads?{query}&show=held")
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)")
-    assert violations == []
+    assert serious_violations(page) == []
     page.click("a:has-text('Cal Culator')")
     page.click("form[aria-label='Restore as a lead'] button[type=submit]")
     page.wait_for_selector("li:has-text('restored by browser')")
@@ -171,11 +172,7 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
 
     # The Logs page's live tail: a line shipped now shows up, and Pause holds it.
     page.goto(f"{server.url}/ui/logs/tail?site={SITE}&q=path%3A%2Fbrowser-tail*")
-    page.add_script_tag(path=str(AXE))
-    violations = page.evaluate(
-        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
-        ".filter(v => v.impact === 'serious' || v.impact === 'critical').map(v => v.id)")
-    assert violations == []
+    assert serious_violations(page) == []
     stamp = datetime.now(UTC).strftime("%d/%b/%Y:%H:%M:%S +0000")
     lines = [f'192.0.2.9 - - [{stamp}] "GET {path} HTTP/1.1" 200 64 "-" "curl/8.5"'
              for path in ("/browser-tail-check", "/not-tailed")]
