@@ -186,6 +186,12 @@ class SecuritySettings(Section):
         [],
         description="Addresses or networks of reverse proxies whose X-Forwarded-For is believed.",
     )
+    never_ban: list[str] = Field(
+        ["127.0.0.0/8", "::1/128"],
+        description="Addresses or networks never banned (automatically or by hand) nor rate-limited; "
+        "their requests are still inspected and their detections recorded. The trusted proxies "
+        "are never banned either.",
+    )
     inspect_body_bytes: int = Field(
         65_536, ge=0, le=16 * 1_048_576,
         description="Largest form, JSON or multipart body the middleware inspects (0: bodies are not).",
@@ -276,7 +282,7 @@ class SecuritySettings(Section):
         description="Content-Security-Policy of leadwatch's own responses.",
     )
 
-    @field_validator("trusted_proxies")
+    @field_validator("trusted_proxies", "never_ban")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         import ipaddress

@@ -71,6 +71,8 @@ def test_nginx_export_and_cli(settings_for: Callable[..., Settings], tmp_path: P
     assert runner.invoke(leadwatch_cli, ["security", "bans", "add", "not-an-ip"]).exit_code == 2
     too_wide = runner.invoke(leadwatch_cli, ["security", "bans", "add", "0.0.0.0/0"])
     assert too_wide.exit_code == 2 and "too wide" in too_wide.output
+    never = runner.invoke(leadwatch_cli, ["security", "bans", "add", "::1"])  # security.never_ban
+    assert never.exit_code == 2 and "never banned" in never.output
     listed = runner.invoke(leadwatch_cli, ["security", "bans", "list"]).output
     assert "203.0.113.5/32" in listed and "manual" in listed
     out = tmp_path / "deny.conf"

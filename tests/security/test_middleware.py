@@ -175,3 +175,31 @@ def test_multipart_text_fields_are_inspected_and_files_are_not(settings_for: Cal
     broken = client.post("/", content=b"--b\r\nnot a part", headers={"content-type": "multipart/form-data; boundary=b"})
     assert broken.status_code == 200  # unreadable: the app decides
     records.close()
+
+
+def test_never_banned_addresses_are_not_banned_nor_limited_but_still_inspected(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """Loopback (the default never-ban list): a proxy on the same host nobody listed
+    in trusted_proxies makes every visitor 127.0.0.1; one visitor's probing must not
+    ban them all. Its attacks are still refused and its detections recorded."""
+    settings = settings_for("embedded", security={"flood_requests_per_minute": 60, "flood_burst": 3,
+                                                  "probing_requests": 2})
+    with TestClient(create_app(settings), client=("127.0.0.1", 5000)) as local:
+        remote = TestClient(local.app, client=ATTACKER)  # the same app, already started
+        prober = TestClient(local.app, client=("203.0.113.67", 40000))
+        runtime = local.app.state.runtime  # type: ignore[attr-defined]
+        assert [local.get(f"/nope-{i}").status_code for i in range(8)] == [404] * 8  # no 429, no 403
+        assert runtime.guard.bans.banned("127.0.0.1") is None
+        assert local.get("/health", params={"q": "1' OR '1'='1"}).status_code == 403
+        assert 429 in [remote.get("/health").status_code for _ in range(8)]  # others are limited
+        assert 403 in [prober.get(f"/nope-{i}").status_code for i in range(8)]  # and banned
+        assert runtime.guard.bans.banned("203.0.113.67") is not None
+        runtime.event_buffer.flush()
+        actions = {(r["props"]["ip"], r["name"], r["props"]["action"]) for r in runtime.events.query(
+            "SELECT * FROM events WHERE type = 'security'")}
+        assert ("127.0.0.1", "probing", "flagged") in actions and ("127.0.0.1", "sqli", "blocked") in actions
+        assert ("203.0.113.67", "probing", "banned") in actions
+
+        refused = local.post("/api/v1/security/bans", headers=ADMIN, json={"address": "127.0.0.0/24"})
+        assert refused.status_code == 422 and "never banned" in refused.json()["error"]["fields"]["body.address"]

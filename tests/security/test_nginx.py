@@ -4,7 +4,9 @@ X-Forwarded-For), and a ban holds in leadwatch at once and at the edge once
 ``export-nginx`` has written the deny file and nginx has reloaded.
 
 Every address is on loopback: the attacker's requests leave from 127.0.0.2 (all of
-127/8 is the loopback interface), the analyst's and nginx's from 127.0.0.1.
+127/8 is the loopback interface), the analyst's and nginx's from 127.0.0.1. So the
+default ``security.never_ban`` (loopback) is emptied: nginx, the trusted proxy, stays
+never banned.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from tests.servers import LeadwatchProcess, NginxServer, missing
 
 DOCS = Path(__file__).parents[2] / "docs" / "security.md"
 ATTACKER = "127.0.0.2"
+LOOPBACK_BANNABLE = {"LEADWATCH_SECURITY__NEVER_BAN": "[]"}
 
 
 def documented(language: str) -> str:
@@ -94,7 +97,7 @@ def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(
     binary = nginx_binary()
     env = {"LEADWATCH_DATA_DIR": str(tmp_path / "data"),
            "LEADWATCH_CONFIG": str(documented_settings(tmp_path / "leadwatch.yaml")),
-           "LEADWATCH_ADMIN_TOKEN": ADMIN_TOKEN, "LEADWATCH_LOGGING__LEVEL": "warning"}
+           "LEADWATCH_ADMIN_TOKEN": ADMIN_TOKEN, "LEADWATCH_LOGGING__LEVEL": "warning", **LOOPBACK_BANNABLE}
     leadwatch = started(LeadwatchProcess(env, tmp_path / "leadwatch.log"))
     deny = tmp_path / "leadwatch-deny.conf"
     deny.write_text("")
@@ -138,7 +141,8 @@ def test_two_replicas_behind_nginx_count_a_brute_force_whole(
     binary = nginx_binary()
     env = {"LEADWATCH_DATABASE_URL": pg_url,
            "LEADWATCH_CONFIG": str(documented_settings(tmp_path / "leadwatch.yaml")),
-           "LEADWATCH_SECURITY__BAN_REFRESH_SECONDS": "0.2", "LEADWATCH_LOGGING__LEVEL": "warning"}
+           "LEADWATCH_SECURITY__BAN_REFRESH_SECONDS": "0.2", "LEADWATCH_LOGGING__LEVEL": "warning",
+           **LOOPBACK_BANNABLE}
     replicas = [started(LeadwatchProcess({**env, "LEADWATCH_DATA_DIR": str(tmp_path / f"data{n}")},
                                          tmp_path / f"replica{n}.log")) for n in (1, 2)]
     deny = tmp_path / "leadwatch-deny.conf"

@@ -256,7 +256,7 @@ async def ban_address(runtime: Runtime, body: BanIn, created_by: str, request: R
     ban would refuse the very client asking for it (behind an unlisted proxy, every
     request has the proxy's address: banning it bans everyone)."""
     try:
-        network = ban_store.parse_ban(body.address)
+        network = ban_store.parse_ban(body.address, runtime.guard.never_ban)
     except ValueError as exc:
         raise ApiError(422, str(exc), fields={"body.address": str(exc)}) from None
     own = client_ip(request.scope, runtime.guard.trusted_proxies)

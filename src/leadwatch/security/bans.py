@@ -9,6 +9,7 @@ the other replicas at their next reload. A ban ends when it expires or is lifted
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -37,12 +38,17 @@ def parse_network(value: str) -> Network:
 WIDEST_BAN = {4: 16, 6: 32}
 
 
-def parse_ban(value: str) -> Network:
-    """The network a ban may cover; ValueError names what is wrong."""
+def parse_ban(value: str, never: Sequence[Network] = ()) -> Network:
+    """The network a ban may cover, none of it in ``never`` (security.never_ban and
+    the trusted proxies); ValueError names what is wrong."""
     net = parse_network(value)
     if net.prefixlen < WIDEST_BAN[net.version]:
         raise ValueError(f"{net} is too wide to ban: at most a /{WIDEST_BAN[net.version]} "
                          f"(IPv{net.version})")
+    for protected in never:
+        if protected.version == net.version and protected.overlaps(net):  # type: ignore[arg-type]
+            raise ValueError(f"{net} overlaps {protected}, which is never banned "
+                             "(security.never_ban and the trusted proxies)")
     return net
 
 
@@ -65,10 +71,12 @@ class ActiveBan:
 def add_ban(
     records: RecordStore, network: str, *, seconds: float, reason: str,
     threat: str | None = None, created_by: str = "auto", since: datetime | None = None,
+    never: Sequence[Network] = (),
 ) -> ActiveBan:
     """A ban of ``seconds`` from ``since`` (default now): a detector's ban starts at
-    its detection, which for a replayed log line is in the past."""
-    net = parse_ban(network)
+    its detection, which for a replayed log line is in the past. ``never``: networks
+    it must not touch (see parse_ban)."""
+    net = parse_ban(network, never)
     start = utc_aware(since) if since is not None else now()
     with records.session() as session:
         row = IpBan(network=str(net), reason=reason[:500], threat=threat, created_by=created_by,

@@ -67,10 +67,12 @@ def bans_add(
     """Ban an address or network for --seconds; every replica refuses it within
     security.ban_refresh_seconds."""
     from leadwatch.security.bans import add_ban
+    from leadwatch.security.clients import never_banned
 
+    never = never_banned(settings_or_exit(config).security)
     with record_store(config) as store:
         try:
-            ban = add_ban(store, address, seconds=seconds, reason=reason, created_by="cli")
+            ban = add_ban(store, address, seconds=seconds, reason=reason, created_by="cli", never=never)
         except ValueError as exc:
             fail(str(exc), code=2)
     typer.echo(f"banned {ban.network} until {ban.expires_at:%Y-%m-%dT%H:%M:%SZ} (id {ban.id})")

@@ -8,11 +8,20 @@ from ipaddress import IPv4Network, IPv6Network
 
 from starlette.types import Scope
 
+from leadwatch.settings import SecuritySettings
+
 Network = IPv4Network | IPv6Network
 
 
 def networks(specs: Iterable[str]) -> tuple[Network, ...]:
     return tuple(ipaddress.ip_network(s, strict=False) for s in specs)
+
+
+def never_banned(settings: SecuritySettings) -> tuple[Network, ...]:
+    """``security.never_ban`` and the trusted proxies: banning a proxy would refuse
+    everyone behind it, and loopback is the server itself (its monitors, a proxy on
+    the same host that nobody listed: its ban would refuse every visitor)."""
+    return networks(settings.never_ban) + networks(settings.trusted_proxies)
 
 
 def is_address(value: str) -> bool:

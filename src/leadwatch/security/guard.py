@@ -9,7 +9,8 @@ read later from nginx's access log are the same threat, the latter only ``logged
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
+from functools import lru_cache
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -18,7 +19,7 @@ import structlog
 from prometheus_client import CollectorRegistry, Counter
 
 from leadwatch.security.bans import BanList
-from leadwatch.security.clients import is_address, networks
+from leadwatch.security.clients import is_address, is_trusted, networks, never_banned
 from leadwatch.security.detect import Field, Finding, Inspector, Threat
 from leadwatch.security.detectors import Detection, Observed, RateDetectors
 from leadwatch.security.events import Action, SecurityEvent, SecurityLog, detection_time
@@ -74,6 +75,10 @@ class Guard:
         self.site_id = site_id  # the site whose requests this guard sees inline
         self.clock = clock
         self.trusted_proxies = networks(settings.trusted_proxies)
+        self.never_ban = never_banned(settings)
+        # Asked on every request: the answer for an address is kept (bounded).
+        self.exempt: Callable[[str], bool] = lru_cache(maxsize=4096)(
+            lambda ip: is_trusted(ip, self.never_ban))
         self.refused = Counter(
             "leadwatch_security_refused_requests_total",
             "Requests the security middleware refused, by reason (banned, rate_limited, attack).",
@@ -133,14 +138,17 @@ class Guard:
         received_at: datetime | None = None,
     ) -> list[SecurityEvent]:
         """Record ``detections``, detected when the request that completed each was
-        received (``received_at``, default now), and ban where the policy says so."""
+        received (``received_at``, default now), and ban where the policy says so (an
+        address never banned is recorded only: a flood from loopback says a proxy
+        is missing from ``security.trusted_proxies``)."""
         events = []
         for d in detections:
             taken = action
             detected = detection_time(d.at, received_at)
-            if d.threat in self.ban_on and is_address(d.ip) and self._ban(d, detected):
+            exempt = self.exempt(d.ip)
+            if d.threat in self.ban_on and is_address(d.ip) and not exempt and self._ban(d, detected):
                 taken = Action.BANNED
-            elif d.threat is Threat.FLOOD and action is not Action.LOGGED:
+            elif d.threat is Threat.FLOOD and action is not Action.LOGGED and not exempt:
                 taken = Action.RATE_LIMITED
             events.append(SecurityEvent(
                 site_id=d.site_id, threat=str(d.threat), action=taken, source=source, ip=d.ip,

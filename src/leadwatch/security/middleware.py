@@ -2,7 +2,7 @@
 leadwatch (``app = SecurityMiddleware(app, guard=Guard(...))``).
 
 For each HTTP request, in order: refuse a banned address (403); rate-limit with a
-token bucket per address (429 with Retry-After); inspect what a WAF would (the path,
+token bucket per address (429 with Retry-After; neither for ``security.never_ban``); inspect what a WAF would (the path,
 the query, the cookies, the User-Agent, the Referer's parameters, X-Forwarded-Host,
 and a form, JSON or multipart body up to ``security.inspect_body_bytes``) and refuse
 a request carrying a blocked threat (403, SQL injection by default) while flagging
@@ -66,7 +66,8 @@ class SecurityMiddleware:
             return
         ip = client_ip(scope, guard.trusted_proxies)
         path: str = scope["path"]
-        until = guard.bans.banned(ip)
+        exempt = guard.exempt(ip)  # security.never_ban: never refused as banned nor limited
+        until = None if exempt else guard.bans.banned(ip)
         if until is not None:
             guard.refused.labels("banned").inc()
             await _refuse(scope, send, error_response(
@@ -75,7 +76,7 @@ class SecurityMiddleware:
             return
         status = 500
         seen: list[Seen] = []
-        wait = guard.bucket.take(ip)
+        wait = 0.0 if exempt else guard.bucket.take(ip)
         try:
             if wait > 0:
                 status = 429
