@@ -9,10 +9,10 @@ read later from nginx's access log are the same threat, the latter only ``logged
 from __future__ import annotations
 
 import time
-from functools import lru_cache
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 import structlog

@@ -2,13 +2,13 @@
 leadwatch (``app = SecurityMiddleware(app, guard=Guard(...))``).
 
 For each HTTP request, in order: refuse a banned address (403); rate-limit with a
-token bucket per address (429 with Retry-After; neither for ``security.never_ban``); inspect what a WAF would (the path,
-the query, the cookies, the User-Agent, the Referer's parameters, X-Forwarded-Host,
-and a form, JSON or multipart body up to ``security.inspect_body_bytes``) and refuse
-a request carrying a blocked threat (403, SQL injection by default) while flagging
-the rest (recorded; ``scope["state"]["security"]`` lists them for the app); after the
-answer, feed the rate detectors (brute force, floods, probing, form spam), which may
-ban the address. Refusals use leadwatch's JSON error envelope.
+token bucket per address (429 with Retry-After; neither for ``security.never_ban``);
+inspect what a WAF would (the path, the query, the cookies, the User-Agent, the
+Referer's parameters, X-Forwarded-Host, and a form, JSON or multipart body up to
+``security.inspect_body_bytes``) and refuse a request carrying a blocked threat
+(403, SQL injection by default) while flagging the rest (recorded;
+``scope["state"]["security"]`` lists them for the app); after the answer, feed the
+rate detectors (brute force, floods, probing, form spam), which may ban the address. Refusals use leadwatch's JSON error envelope.
 
 Values a program wrote (query and Referer parameters, cookies) are inspected with the
 query's strict rules, text people typed (form, JSON and multipart text fields) with

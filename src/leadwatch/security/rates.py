@@ -1,9 +1,9 @@
 """Counters over time, keyed by client: the building blocks of the rate detectors.
 
 Each takes a ``clock`` (seconds, monotonic) so tests drive time by hand. Memory is
-bounded twice: a key never holds more than twice its threshold's worth of timestamps, and
-a counter keeps at most ``max_keys`` keys, forgetting the least recently seen first
-(an attacker rotating addresses cannot grow it without limit).
+bounded twice: a key never holds more than twice its threshold's worth of
+timestamps, and a counter keeps at most ``max_keys`` keys, forgetting the least
+recently seen first (an attacker rotating addresses cannot grow it without limit).
 """
 
 from __future__ import annotations
