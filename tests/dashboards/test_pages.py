@@ -376,3 +376,10 @@ def test_held_back_submissions_are_listed_and_restored_from_the_leads_page(seede
     assert num(keyed(seeded.get(f"/ui/leads?{ui_query(w)}&show=held").text)["held-total"]) == 0
     again = seeded.post(f"/ui/leads/{lead['id']}/restore")
     assert again.status_code == 409 and "a lead already" in again.text
+
+
+def test_every_reason_a_submission_is_held_back_for_is_put_in_words() -> None:
+    from leadwatch.dashboards.pages.leads import HELD_BACK
+    from leadwatch.leads.intake import REJECT_REASONS, RESTORABLE
+
+    assert set(HELD_BACK) == set(REJECT_REASONS) >= set(RESTORABLE)
