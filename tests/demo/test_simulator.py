@@ -109,3 +109,35 @@ def test_backfill_writes_real_visits_and_leads_and_reset_removes_them(
         with runtime.records.session() as session:
             assert session.scalar(select(func.count()).select_from(Lead).where(Lead.site_id == SITE)) == 0
             assert session.scalar(select(func.count()).select_from(LeadActivity)) == 0
+
+
+def test_the_demo_analyst_restores_a_prospect_the_sql_injection_check_refused(
+    settings_for: Callable[..., Settings],
+) -> None:
+    """A prospect quoting "=" is refused as SQL injection (a known false refusal); the
+    demo's analyst calls the incident a false positive and restores the lead, which
+    sales then follow up, all at the history's times."""
+    from leadwatch.demo.traffic import QUOTING_PROSPECT
+    from leadwatch.demo.triage import ANALYST
+    from leadwatch.security.models import SecurityIncident
+
+    settings = with_demo_site(settings_for(
+        demo={"enabled": True, "visitors_per_day": 400, "backfill_days": 3, "seed": 7, "attacks_per_day": 0}
+    ))
+    with Runtime(settings) as runtime:
+        runtime.start()
+        until = now()
+        TrafficSimulator(runtime, _App).backfill(until)  # type: ignore[arg-type]
+        with runtime.records.session() as session:
+            quoting = session.scalars(select(Lead).where(Lead.message == QUOTING_PROSPECT)).all()
+            assert quoting, "no prospect quoted a symbol in this history: change the seed"
+            for lead in quoting:
+                assert lead.rejected_reason is None and lead.flags == [{"field": "message", "threat": "sqli"}]
+                acts = session.scalars(select(LeadActivity).where(LeadActivity.lead_id == lead.id)
+                                       .order_by(LeadActivity.at)).all()
+                assert acts[0].status == "restored" and ANALYST in (acts[0].note or "")
+                assert lead.created_at < acts[0].at <= until
+                assert [a.status for a in acts[1:2]] in ([], ["contacted"])  # sales, after the restore
+            sqli = session.scalars(select(SecurityIncident).where(SecurityIncident.threat == "sqli")).all()
+            assert len(sqli) == len(quoting)  # no attacks in this history: each is a prospect's
+            assert {(i.status, i.resolved_by) for i in sqli} == {("false_positive", ANALYST)}

@@ -59,11 +59,11 @@ from leadwatch.demo.traffic import (
     hourly_weight,
     lognormal,
 )
-from leadwatch.demo.triage import triage
+from leadwatch.demo.triage import ANALYST, triage
 from leadwatch.leads.defence import issue_form_token
 from leadwatch.leads.followup import record_followup
 from leadwatch.leads.form import LeadIn, from_form
-from leadwatch.leads.intake import Outcome, Submission
+from leadwatch.leads.intake import Outcome, RestoreError, Submission
 from leadwatch.leads.models import Lead
 from leadwatch.store.buffer import BufferFull
 from leadwatch.store.models import now as utc_now
@@ -151,10 +151,10 @@ class TrafficSimulator(ThreadedService):
             if self.access_log.full:  # the visitors' lines, shipped as of the simulated time
                 self._write_log(self.access_log.take(), received_at=at)
             if at >= next_triage:
-                self._triage(at)
+                self._triage(at, backfill_until=until)
                 next_triage = at + BACKFILL_TRIAGE_EVERY
         self._write_log(self.access_log.take(), received_at=until)
-        self._triage(until)
+        self._triage(until, backfill_until=until)
         log.info("demo_backfill_done", written=done, since=since.isoformat(),
                  seconds=round(time.monotonic() - started, 2), **self.stats)
         return done
@@ -296,13 +296,14 @@ class TrafficSimulator(ThreadedService):
         self.stats["spam" if outcome.rejected_reason is not None else "leads"] += 1
         return outcome
 
-    def _follow_up_past(self, lead_id: int, quality: str, until: datetime) -> None:
+    def _follow_up_past(self, lead_id: int, quality: str, until: datetime, since: datetime | None = None) -> None:
         """What sales did with a lead of the past: called it within hours, then (days
-        later) qualified or lost it, and won some of the qualified ones."""
+        later) qualified or lost it, and won some of the qualified ones. ``since``: when
+        sales heard of it (a restored lead), by default when it came."""
         rng = self.rng
         with self.runtime.records.session() as session:
             lead = session.get_one(Lead, lead_id)
-            created = lead.created_at
+            created = since or lead.created_at
             steps = [("contacted", created + timedelta(minutes=lognormal(rng, 50, 0.8)), None)]
             qualifies = rng.random() < {"premium": 0.75, "standard": 0.45}.get(quality, 0.1)
             decided = created + timedelta(days=rng.uniform(1, 4))
@@ -354,10 +355,24 @@ class TrafficSimulator(ThreadedService):
             await asyncio.gather(*tasks, return_exceptions=True)
             await self.flush_live_log()
 
-    def _triage(self, now: datetime, live_since: datetime | None = None) -> None:
-        """The demo analyst's verdicts due by ``now`` (a false positive lifts its ban)."""
+    def _triage(self, now: datetime, live_since: datetime | None = None,
+                backfill_until: datetime | None = None) -> None:
+        """The demo analyst's verdicts due by ``now`` (a false positive lifts its ban). A
+        lead the analyst restores in the backfill is then followed up by sales too."""
         self.runtime.security.incidents.process()  # group what the backfill or flush just recorded
-        if triage(self.runtime.records, self.site.id, now, self.settings.seed, live_since, self.settings.speed):
+
+        def restore(lead_id: int, at: datetime) -> None:
+            try:
+                self.runtime.leads.restore(lead_id, ANALYST, at)
+            except RestoreError:
+                return  # the prospect got through on a second try: a lead already
+            self.stats["spam"] -= 1  # counted as refused when it came: a lead after all
+            self.stats["leads"] += 1
+            if backfill_until is not None:
+                self._follow_up_past(lead_id, "standard", backfill_until, since=at)
+
+        if triage(self.runtime.records, self.site.id, now, self.settings.seed, live_since, self.settings.speed,
+                  restore=restore):
             self.runtime.guard.bans.reload()
 
     @staticmethod

@@ -158,6 +158,11 @@ MESSAGES = {
     "/": ("Could you call me about a mix of SEO and paid search for a new product line?",
           "Interested in a strategy call. We are a 40-person B2B software company."),
 }
+# A prospect quoting a symbol, which the SQL injection check refuses (one of the known
+# false refusals, docs/security.md): held back, then judged and restored by the demo's
+# analyst (demo/triage.py), as the Leads page's held-back view is for.
+QUOTING_PROSPECT = 'Our quote calculator shows "=" then nothing on Safari. Could you quote for fixing it?'
+QUOTING_SHARE = 0.04  # of standard and premium leads
 SPAM_MESSAGES = (
     "Dear Sir/Madam, we offer 5000 high DA backlinks for $49. Guaranteed page 1 ranking!!!",
     "Buy cheap website traffic from real visitors - visit our site for a free trial",
@@ -412,6 +417,8 @@ class TrafficModel:
                 fields["consent_marketing"] = "on"
             elif rng.random() < 0.5:
                 fields["budget"] = rng.choice(("£1,000-£2,500", "£2,500-£5,000"))
+            if rng.random() < QUOTING_SHARE:
+                fields["message"] = QUOTING_PROSPECT
         return Submit(at, rendered, fields, quality=quality)
 
     def _bot(self) -> Visit:

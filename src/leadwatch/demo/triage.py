@@ -7,17 +7,22 @@ themselves) is judged a log-normal delay after its detection or its last event,
 whichever is later (median
 ``MEDIAN_MINUTES`` simulated minutes; live ones ``demo.speed`` times sooner in real
 time, as live traffic runs); some cross-site scripting and form-spam incidents turn
-out to be a prospect's pasted snippet or a keen re-sender: false positives.
+out to be a prospect's pasted snippet or a keen re-sender: false positives. An SQL
+injection incident whose refused lead is a prospect quoting a symbol (the analyst
+reads the message: ``traffic.QUOTING_PROSPECT``) is a false positive too, and the
+analyst restores the lead from the held-back submissions.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
-from leadwatch.demo.traffic import lognormal
+from leadwatch.demo.traffic import QUOTING_PROSPECT, lognormal
+from leadwatch.leads.models import Lead
 from leadwatch.security.incidents import mark
 from leadwatch.security.models import SecurityIncident
 from leadwatch.store.records import RecordStore
@@ -27,23 +32,30 @@ ANALYST = "analyst (demo)"
 MEDIAN_MINUTES = 8.0
 FALSE_POSITIVE = {"xss": 0.15, "form_spam": 0.1}  # share of each threat's verdicts
 NOTES = {"resolved": "Checked the evidence; the attacker got nothing. Closing.",
-         "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack."}
+         "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack.",
+         "restored": "A prospect quoting a symbol, not an attack: restored the lead."}
+Restore = Callable[[int, datetime], object]  # (held-back lead id, when): LeadIntake.restore
 
 
 def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
-           live_since: datetime | None = None, speed: float = 1.0) -> int:
+           live_since: datetime | None = None, speed: float = 1.0, restore: Restore | None = None) -> int:
     """Judge the site's open incidents whose verdict is due at ``now``; how many. Each
     incident's delay and verdict come from ``seed`` and its id, so they do not change
-    between calls. Incidents detected at or after ``live_since`` run ``speed`` times faster."""
+    between calls. Incidents detected at or after ``live_since`` run ``speed`` times
+    faster. ``restore``: how the analyst restores a held-back prospect's lead."""
     now = utc_aware(now)
     with records.session() as session:
         waiting = session.execute(
-            select(SecurityIncident.id, SecurityIncident.threat, SecurityIncident.detected_at,
-                   SecurityIncident.last_seen_at)
-            .where(SecurityIncident.site_id == site_id, SecurityIncident.status == "open")
+            select(SecurityIncident.id, SecurityIncident.threat, SecurityIncident.status,
+                   SecurityIncident.first_seen_at, SecurityIncident.detected_at, SecurityIncident.last_seen_at)
+            .where(SecurityIncident.site_id == site_id, or_(
+                SecurityIncident.status == "open",
+                # A refused submission's incident ends by itself (it was contained), but
+                # the analyst still reads what was refused.
+                and_(SecurityIncident.threat == "sqli", SecurityIncident.resolved_by == "auto")))
         ).all()
     judged = 0
-    for incident_id, threat, detected_at, last_seen_at in waiting:
+    for incident_id, threat, current, first_seen_at, detected_at, last_seen_at in waiting:
         rng = random.Random(f"{seed}/{incident_id}")  # demo.seed may be None (unseeded)
         detected = utc_aware(detected_at)
         delay = lognormal(rng, MEDIAN_MINUTES * 60, 0.8)
@@ -54,6 +66,23 @@ def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
         if due > now:
             continue
         status = "false_positive" if rng.random() < FALSE_POSITIVE.get(threat, 0.0) else "resolved"
-        mark(records, incident_id, status, ANALYST, NOTES[status], at=due)
+        note = NOTES[status]
+        prospects = _quoting_prospects(records, site_id, first_seen_at, last_seen_at) if threat == "sqli" else []
+        if current != "open" and not (prospects and restore is not None):
+            continue  # ended by itself, and rightly
+        if prospects and restore is not None:
+            status, note = "false_positive", NOTES["restored"]
+            for lead_id in prospects:
+                restore(lead_id, due)
+        mark(records, incident_id, status, ANALYST, note, at=due)
         judged += 1
     return judged
+
+
+def _quoting_prospects(records: RecordStore, site_id: str, first: datetime, last: datetime) -> list[int]:
+    """The held-back leads of the incident's span that are a prospect quoting a symbol."""
+    second = timedelta(seconds=1)
+    with records.session() as session:
+        return list(session.scalars(select(Lead.id).where(
+            Lead.site_id == site_id, Lead.rejected_reason == "blocked_sqli", Lead.message == QUOTING_PROSPECT,
+            Lead.created_at >= utc_aware(first) - second, Lead.created_at <= utc_aware(last) + second)))

@@ -268,19 +268,20 @@ class LeadIntake:
             queue_autoreply(session, self.outbox, lead, site.autoreply, self.sites[sub.site_id])
         return replace(Outcome.of(lead), retry_after=retry_after)
 
-    def restore(self, lead_id: int, actor: str) -> Lead | None:
+    def restore(self, lead_id: int, actor: str, at: datetime | None = None) -> Lead | None:
         """Restore a held-back submission a person judged genuine (a prospect quoting
         "*", a visitor whose autofill filled the honeypot): from now it is a lead,
         counted in the KPIs on the day it came, due for follow-up from now (sales
         hears of it now) and routed to sales like a new one. None: no such lead;
         RestoreError: not held back for a reason a person may overrule, or the same
-        person is a lead already (within the duplicate window either side)."""
+        person is a lead already (within the duplicate window either side). ``at``:
+        when (default now; the demo's analyst restores in its history)."""
         with self.records.session() as session:
             found = session.get(Lead, lead_id)
             if found is None:
                 return None
             site_id, email = found.site_id, found.email
-        at = now()
+        at = at or now()
         with defence.serialised_session(self.records, site_id, email) as session:
             lead = session.get(Lead, lead_id, with_for_update=True)
             if lead is None:
