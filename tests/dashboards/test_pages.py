@@ -358,7 +358,9 @@ def test_held_back_submissions_are_listed_and_restored_from_the_leads_page(seede
     keys = keyed(held)
     assert num(keys["held-total"]) == 1 and num(keys["held-blocked_sqli"]) == 1
     assert keys["held-reason"] == "refused as SQL injection" and "Cal Culator" in held
-    assert "Cal Culator" not in seeded.get(f"/ui/leads?{ui_query(w)}").text
+    inbox = seeded.get(f"/ui/leads?{ui_query(w)}").text
+    assert "Cal Culator" not in inbox and keyed(inbox)["held-link"] == "1 submission held back"
+    assert 'show=held' in re.search(r'href="([^"]+)" data-key="held-link"', inbox)[1]
     csv = seeded.get(f"/ui/leads/export.csv?{ui_query(w)}&show=held").text
     assert "Cal Culator" in csv and "blocked_sqli" in csv
     assert seeded.get(f"/ui/leads?{ui_query(w)}&show=spam").status_code == 422
@@ -374,6 +376,7 @@ def test_held_back_submissions_are_listed_and_restored_from_the_leads_page(seede
     assert [a["note"] for a in after["activities"]] == ["held back as blocked_sqli; restored by tester"]
     assert "Cal Culator" in seeded.get(f"/ui/leads?{ui_query(w)}").text
     assert num(keyed(seeded.get(f"/ui/leads?{ui_query(w)}&show=held").text)["held-total"]) == 0
+    assert "held-link" not in seeded.get(f"/ui/leads?{ui_query(w)}").text
     again = seeded.post(f"/ui/leads/{lead['id']}/restore")
     assert again.status_code == 409 and "a lead already" in again.text
 

@@ -5,7 +5,7 @@ writes go through the leads package (its filter, queries and admin API handlers)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -29,6 +29,7 @@ class Inbox:
     tiers: list[dict[str, Any]]
     won_value: float
     where: LeadFilter
+    held: int  # submissions of the range the checks held back (the other view)
 
 
 # Why a submission was held back (every one of leads.intake.REJECT_REASONS), in words.
@@ -84,7 +85,9 @@ def inbox(runtime: Runtime, where: LeadFilter) -> Inbox:
         ).all()
         session.expunge_all()
         tiers = scoring_report(session, where)
-    return Inbox(total, list(rows), tiers, sum(t["won_value"] for t in tiers), where)
+        held = session.scalar(replace(where, rejected=True, tier=None, status=None).apply(
+            select(func.count()).select_from(Lead))) or 0
+    return Inbox(total, list(rows), tiers, sum(t["won_value"] for t in tiers), where, held)
 
 
 def journey(detail: leads_api.LeadDetail) -> list[dict[str, Any]]:
