@@ -146,3 +146,19 @@ def test_an_incident_that_refused_leads_links_to_them_held_back(app_client: Test
     assert held.status_code == 200 and "Cal Culator" in held.text and "refused as SQL injection" in held.text
     # An incident that refused no lead has no such link.
     assert 'data-key="held-link"' not in app_client.get(f"/ui/security/incidents/{incident_id(app_client, 'xss')}").text
+
+
+def test_an_address_s_incidents_are_one_click_away(app_client: TestClient) -> None:
+    login(app_client, "ana")
+    xss = incident_id(app_client, "xss")
+    page = app_client.get(f"/ui/security/incidents/{xss}").text
+    link = re.search(r'href="([^"]+)" data-key="address-incidents"', page)
+    assert link and "ip=203.0.113.7" in link[1]
+    listed = app_client.get(link[1].replace("&amp;", "&")).text
+    assert f'data-key="incident-{xss}"' in listed and f'data-key="incident-{incident_id(app_client, "probing")}"' not in listed
+    assert 'name="ip" value="203.0.113.7"' in listed  # the filter shows what was asked
+    api = app_client.get("/api/v1/security/incidents", headers=ADMIN, params={"ip": "198.51.100.4"}).json()
+    assert [i["threat"] for i in api] == ["probing"]
+    bad = app_client.get("/api/v1/security/incidents", headers=ADMIN, params={"ip": "not-an-ip"})
+    assert bad.status_code == 422 and bad.json()["error"]["fields"] == {"query.ip": "not an IP address"}
+    assert app_client.get("/ui/security", params={"ip": "x"}).status_code == 422

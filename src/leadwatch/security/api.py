@@ -140,7 +140,11 @@ async def list_incidents(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     threat: Threat | None = None,
     severity: SeverityName | None = None,
+    ip: Annotated[str | None, Query(max_length=45, description="One client address: its incidents.")] = None,
 ) -> list[IncidentOut]:
+    if ip is not None and not is_address(ip):
+        raise ApiError(422, f"{ip!r} is not an IP address", fields={"query.ip": "not an IP address"})
+
     def fetch() -> list[IncidentOut]:
         query = select(SecurityIncident).order_by(SecurityIncident.id.desc()).limit(limit)
         if status:
@@ -151,6 +155,9 @@ async def list_incidents(
             query = query.where(SecurityIncident.threat == str(threat))
         if severity:
             query = query.where(SecurityIncident.severity == severity)
+        if ip:
+            # As written (an X-Forwarded-For hop) or canonical (a socket's peer).
+            query = query.where(SecurityIncident.ip.in_({ip, str(ip_address(ip))}))
         with runtime.records.session() as session:
             return [IncidentOut.model_validate(i) for i in session.scalars(query)]
 

@@ -61,13 +61,13 @@ def filter_error(chosen: dict[str, str]) -> str | None:
 
 
 async def security(runtime: Runtime, tr: TimeRange, site_id: str, status: str = "", threat: str = "",
-                   severity: str = "") -> dict[str, Any]:
+                   severity: str = "", ip: str = "") -> dict[str, Any]:
     summary = await security_api.security_summary(runtime, site_id, (tr.start, tr.end))
     bans = await security_api.list_bans(runtime)
     # filter_error has checked the values against the API's own.
     incidents = await security_api.list_incidents(
         runtime, cast(security_api.IncidentStatus, status or None), site_id, INCIDENTS_SHOWN,
-        Threat(threat) if threat else None, cast(security_api.SeverityName, severity or None))
+        Threat(threat) if threat else None, cast(security_api.SeverityName, severity or None), ip or None)
     ips = await run_in_threadpool(top_offenders, runtime.events, site_id, tr, "ip")
     countries = await run_in_threadpool(top_offenders, runtime.events, site_id, tr, "country")
     threats = sorted(summary.events)
