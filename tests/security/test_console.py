@@ -157,6 +157,7 @@ def test_an_address_s_incidents_are_one_click_away(app_client: TestClient) -> No
     listed = app_client.get(link[1].replace("&amp;", "&")).text
     assert f'data-key="incident-{xss}"' in listed and f'data-key="incident-{incident_id(app_client, "probing")}"' not in listed
     assert 'name="ip" value="203.0.113.7"' in listed  # the filter shows what was asked
+    assert "127.0.0.0/8, ::1/128." in re.sub(r"<[^>]+>", "", app_client.get("/ui/security").text)  # never banned
     # The top offenders link to their incidents too.
     assert re.search(r'href="/ui/security\?[^"]*ip=198.51.100.4[^"]*"', app_client.get("/ui/security").text)
     api = app_client.get("/api/v1/security/incidents", headers=ADMIN, params={"ip": "198.51.100.4"}).json()

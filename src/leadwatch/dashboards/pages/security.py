@@ -89,6 +89,7 @@ async def security(runtime: Runtime, tr: TimeRange, site_id: str, status: str = 
         },
         "summary": summary,
         "bans": bans,
+        "never_banned": [str(n) for n in runtime.guard.never_ban],
         "incidents": incidents,
         "top_ips": ips,
         "top_countries": countries,
