@@ -34,6 +34,7 @@ FALSE_POSITIVE = {"xss": 0.15, "form_spam": 0.1}  # share of each threat's verdi
 NOTES = {"resolved": "Checked the evidence; the attacker got nothing. Closing.",
          "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack.",
          "restored": "A prospect quoting a symbol, not an attack: restored the lead."}
+REVIEW_REFUSED_FOR = timedelta(days=1)
 Restore = Callable[[int, datetime], object]  # (held-back lead id, when): LeadIntake.restore
 
 
@@ -51,8 +52,9 @@ def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
             .where(SecurityIncident.site_id == site_id, or_(
                 SecurityIncident.status == "open",
                 # A refused submission's incident ends by itself (it was contained), but
-                # the analyst still reads what was refused.
-                and_(SecurityIncident.threat == "sqli", SecurityIncident.resolved_by == "auto")))
+                # the analyst still reads what was refused (that day: each pass looks again).
+                and_(SecurityIncident.threat == "sqli", SecurityIncident.resolved_by == "auto",
+                     SecurityIncident.last_seen_at >= now - REVIEW_REFUSED_FOR)))
         ).all()
     judged = 0
     for incident_id, threat, current, first_seen_at, detected_at, last_seen_at in waiting:
