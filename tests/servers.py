@@ -173,18 +173,40 @@ class LeadwatchProcess:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-class PrometheusServer:
-    """Debian's Prometheus on a free loopback port, scraping the given targets; with
-    ``rule_files``, evaluating them, and with ``alertmanagers`` (host:port), sending
-    its alerts there."""
+class _Daemon:
+    """A server binary on a free loopback port, its files and output in ``workdir``."""
 
-    def __init__(self, binary: str, workdir: Path, targets: list[str], interval: str = "1s",
-                 rule_files: Sequence[Path] = (), alertmanagers: Sequence[str] = ()):
+    output = "server.log"  # where its stdout and stderr go, in workdir
+
+    def __init__(self, binary: str, workdir: Path):
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         workdir.mkdir(parents=True, exist_ok=True)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def _spawn(self, *args: str) -> None:
+        self._log = (self.workdir / self.output).open("ab")
+        self.proc = subprocess.Popen([self.binary, *args], stdout=self._log, stderr=subprocess.STDOUT)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(30)
+            self._log.close()
+
+
+class PrometheusServer(_Daemon):
+    """Debian's Prometheus on a free loopback port, scraping the given targets; with
+    ``rule_files``, evaluating them, and with ``alertmanagers`` (host:port), sending
+    its alerts there."""
+
+    output = "prometheus.log"
+
+    def __init__(self, binary: str, workdir: Path, targets: list[str], interval: str = "1s",
+                 rule_files: Sequence[Path] = (), alertmanagers: Sequence[str] = ()):
+        super().__init__(binary, workdir)
         quoted = ", ".join(f'"{t}"' for t in targets)
         config = (
             f"global:\n  scrape_interval: {interval}\n  evaluation_interval: {interval}\n"
@@ -197,19 +219,12 @@ class PrometheusServer:
             managers = ", ".join(f'"{a}"' for a in alertmanagers)
             config += f"alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [{managers}]\n"
         (workdir / "prometheus.yml").write_text(config)
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> PrometheusServer:
-        self._log = (self.workdir / "prometheus.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={self.workdir / 'prometheus.yml'}",
-                f"--storage.tsdb.path={self.workdir / 'tsdb'}",
-                f"--web.listen-address=127.0.0.1:{self.port}",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        self._spawn(
+            f"--config.file={self.workdir / 'prometheus.yml'}",
+            f"--storage.tsdb.path={self.workdir / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{self.port}",
         )
         return self
 
@@ -232,39 +247,24 @@ class PrometheusServer:
             time.sleep(0.5)
         raise TimeoutError(f"no result for {promql!r}")
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self._log.close()
 
-
-class AlertmanagerServer:
+class AlertmanagerServer(_Daemon):
     """Debian's Alertmanager (``prometheus-alertmanager``) on a free loopback port with
     the given configuration, clustering off (no gossip port, no settling wait)."""
 
+    output = "alertmanager.log"
+
     def __init__(self, binary: str, workdir: Path, config: str):
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
+        super().__init__(binary, workdir)
         self.address = f"127.0.0.1:{self.port}"
-        self.url = f"http://{self.address}"
-        workdir.mkdir(parents=True, exist_ok=True)
         (workdir / "alertmanager.yml").write_text(config)
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> AlertmanagerServer:
-        self._log = (self.workdir / "alertmanager.log").open("ab")
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                f"--config.file={self.workdir / 'alertmanager.yml'}",
-                f"--storage.path={self.workdir / 'data'}",
-                f"--web.listen-address={self.address}",
-                "--cluster.listen-address=",
-            ],
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
+        self._spawn(
+            f"--config.file={self.workdir / 'alertmanager.yml'}",
+            f"--storage.path={self.workdir / 'data'}",
+            f"--web.listen-address={self.address}",
+            "--cluster.listen-address=",
         )
         wait_ready(self.proc, f"{self.url}/-/ready", "alertmanager", self.log, timeout)
         return self
@@ -272,25 +272,17 @@ class AlertmanagerServer:
     def log(self) -> str:
         return (self.workdir / "alertmanager.log").read_text(errors="replace")[-4000:]
 
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self._log.close()
 
-
-class NginxServer:
+class NginxServer(_Daemon):
     """Debian's nginx with ``site`` (what one would put in ``/etc/nginx/conf.d/``:
     ``upstream`` and ``server`` blocks) inside its ``http`` block; its files live in
     ``workdir``. The site must listen on ``self.port`` (127.0.0.1). ``reload``
     re-reads the configuration the way ``nginx -s reload`` does."""
 
+    output = "nginx.out"
+
     def __init__(self, binary: str, workdir: Path, site: Callable[[int], str]):
-        self.binary = binary
-        self.workdir = workdir
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        workdir.mkdir(parents=True, exist_ok=True)
+        super().__init__(binary, workdir)
         # As root, nginx's workers would run as nobody and could not reach the
         # test's private temporary directories.
         user = f"user {pwd.getpwuid(os.geteuid()).pw_name};\n" if os.geteuid() == 0 else ""
@@ -301,21 +293,18 @@ class NginxServer:
             "worker_processes 1;\nevents { worker_connections 64; }\n"
             f"http {{\n  access_log {workdir / 'access.log'};\n{temp}{site(self.port)}\n}}\n"
         )
-        self.proc: subprocess.Popen[bytes] | None = None
 
     def _args(self) -> list[str]:
         conf, log = self.workdir / "nginx.conf", self.workdir / "error.log"
-        return [self.binary, "-p", str(self.workdir), "-c", str(conf), "-e", str(log)]
+        return ["-p", str(self.workdir), "-c", str(conf), "-e", str(log)]
 
     def check(self) -> None:
         """``nginx -t``: the configuration is valid (raises with nginx's words if not)."""
-        subprocess.run([*self._args(), "-t", "-q"], check=True, capture_output=True)
+        subprocess.run([self.binary, *self._args(), "-t", "-q"], check=True, capture_output=True)
 
     def start(self, ready_path: str = "/", timeout: float = 30) -> NginxServer:
         self.check()
-        self._log = (self.workdir / "nginx.out").open("ab")
-        self.proc = subprocess.Popen([*self._args(), "-g", "daemon off;"],
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self._spawn(*self._args(), "-g", "daemon off;")
         wait_ready(self.proc, self.url + ready_path, "nginx", self.log, timeout)
         return self
 
@@ -326,9 +315,3 @@ class NginxServer:
 
     def log(self) -> str:
         return (self.workdir / "error.log").read_text(errors="replace")[-4000:]
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            self.proc.wait(30)
-            self._log.close()

@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -27,6 +26,7 @@ import yaml
 
 from tests.conftest import ADMIN, ADMIN_TOKEN
 from tests.servers import LeadwatchProcess, NginxServer, missing
+from tests.synthetic.sites import wait_until
 
 DOCS = Path(__file__).parents[2] / "docs" / "security.md"
 ATTACKER = "127.0.0.2"
@@ -70,13 +70,6 @@ def from_address(address: str, url: str, **options: Any) -> httpx.Client:
                         **options)
 
 
-def eventually(check: Callable[[], bool], timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, "not within the time"
-        time.sleep(0.1)
-
-
 @pytest.fixture
 def started(tmp_path: Path) -> Iterator[Callable[[Any], Any]]:
     """Start a server (anything with start and stop); stopped at the end, last first."""
@@ -110,7 +103,8 @@ def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(
         refused = attacker.get("/health", params={"id": "1' OR '1'='1"},
                                headers={"X-Forwarded-For": "198.51.100.9"})
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "blocked"
-        eventually(lambda: {i["ip"] for i in analyst.get("/api/v1/security/incidents").json()} == {ATTACKER})
+        wait_until(lambda: {i["ip"] for i in analyst.get("/api/v1/security/incidents").json()} == {ATTACKER},
+                   timeout=15, what="the attack's incident, under the attacker's address")
 
         # The analyst (nginx's own address, 127.0.0.1, as far as leadwatch knows) bans
         # the attacker: leadwatch refuses them at once, and no one else.
@@ -126,7 +120,8 @@ def test_behind_nginx_the_client_is_who_nginx_saw_and_bans_hold_at_the_edge(
                         "--output", str(deny)], env={**os.environ, **env}, check=True)
         assert f"deny {ATTACKER};" in deny.read_text().splitlines()
         nginx.reload()
-        eventually(lambda: "json" not in attacker.get("/health").headers.get("content-type", ""))
+        wait_until(lambda: "json" not in attacker.get("/health").headers.get("content-type", ""),
+                   timeout=15, what="nginx refusing the attacker")
         at_edge = attacker.get("/health")
         assert at_edge.status_code == 403 and "nginx" in at_edge.text
         assert analyst.get("/health").status_code == 200
@@ -153,8 +148,9 @@ def test_two_replicas_behind_nginx_count_a_brute_force_whole(
         answers = [attacker.post("/api/v1/session", json={"username": "admin", "password": f"guess {n}"})
                    for n in range(21)]
         assert {a.status_code for a in answers} <= {401, 429}
-        eventually(lambda: attacker.get("/health").status_code == 403)
+        wait_until(lambda: attacker.get("/health").status_code == 403, timeout=15, what="the ban")
         assert attacker.get("/health").json()["error"]["code"] == "banned"
     for replica in replicas:  # asked directly, each replica refuses the attacker
         with from_address(ATTACKER, replica.url) as direct:
-            eventually(lambda direct=direct: direct.get("/health").status_code == 403)
+            wait_until(lambda direct=direct: direct.get("/health").status_code == 403, timeout=15,
+                       what=f"{replica.url} refusing the attacker")

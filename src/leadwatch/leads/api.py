@@ -426,6 +426,6 @@ async def restore(runtime: Runtime, lead_id: int, actor: str) -> LeadDetail:
         if lead is None:
             raise ApiError(404, f"no lead {lead_id}", fields={"path.lead_id": "not found"})
         with runtime.records.session() as session:
-            return _detail(session, session.merge(lead, load=True))
+            return _detail(session, session.get_one(Lead, lead_id))
 
     return await run_in_threadpool(write)

@@ -63,13 +63,14 @@ def lead_filter(tr: TimeRange, site_id: str, tier: str | None = None, status: st
 
 def held_back(runtime: Runtime, where: LeadFilter) -> Held:
     with runtime.records.session() as session:
-        total, rows = find_leads(session, where, limit=INBOX_LIMIT)
-        counts = session.execute(
+        by_reason = dict(session.execute(
             where.apply(select(Lead.rejected_reason, func.count())).group_by(Lead.rejected_reason)
-        ).all()
+        ).all())
+        rows = session.scalars(where.apply(select(Lead)).order_by(Lead.created_at.desc(), Lead.id.desc())
+                               .limit(INBOX_LIMIT)).all()
         session.expunge_all()
-    by_reason = dict(counts)
-    return Held(total, rows, [(r, by_reason[r]) for r in HELD_BACK if r in by_reason], where)
+    reasons = [(r, by_reason[r]) for r in HELD_BACK if r in by_reason]
+    return Held(sum(n for _, n in reasons), list(rows), reasons, where)
 
 
 def inbox(runtime: Runtime, where: LeadFilter) -> Inbox:
