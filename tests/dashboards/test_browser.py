@@ -164,6 +164,9 @@ def test_every_page_in_a_real_browser(server: LeadwatchProcess, browser: Any) ->
     assert planned["kind"] == "maintenance" and planned["created_by"] == USER
     assert httpx.delete(f"{server.url}/api/v1/silences/{planned['id']}", headers=auth, timeout=60).status_code == 200
     before = len(errors)
+    # What follows is htmx's error box: wait until the redirected page has loaded ui.js
+    # (a click before that posts the form natively, answered with the error page).
+    page.wait_for_load_state("load")
     page.click(f"[data-key='silence-{planned['id']}'] button")
     assert "no active silence" in page.locator("#problem[role=alert]").inner_text(timeout=30_000)
     refused = errors[before:]  # the browser and htmx log the 404 as console errors: expected here

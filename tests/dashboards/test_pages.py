@@ -141,7 +141,7 @@ def test_leads_page_inbox_detail_actions_and_export(seeded: TestClient) -> None:
     assert num(dk["lead-score"]) == detail_api["score"]
     for name, factor in detail_api["score_breakdown"]["factors"].items():
         assert num(dk[f"points-{name}"]) == factor["points"]
-    assert 'hx-headers=\'{"X-CSRF-Token": "c"}\'' in detail  # the session's CSRF token
+    assert '<input type="hidden" name="csrf_token" value="c">' in detail  # the session's CSRF token
     assert detail_api["score_breakdown"]["engagement"] is None and "neutral" in dk["lead-engagement"]
     # The engagement the score was computed from, as stored with the lead:
     from leadwatch.leads.models import Lead

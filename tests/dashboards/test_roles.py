@@ -1,10 +1,14 @@
 """The viewer role reads every page but acts nowhere: each UI action (alert incidents,
 silences, lead follow-ups, security verdicts and bans, privacy) is an admin's, its form
-is not shown to a viewer, and a viewer's post is a 403 that changes nothing."""
+is not shown to a viewer, and a viewer's post is a 403 that changes nothing. An
+admin's action form works as a plain HTML post too (before ui.js has loaded, or
+without JavaScript): it carries the session's CSRF token in a hidden field."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from html import unescape
 
 import pytest
 from fastapi.testclient import TestClient
@@ -73,3 +77,45 @@ def test_a_viewer_cannot_restore_a_held_back_submission(client: TestClient) -> N
     admin = login(client, "ada")
     assert client.post(f"/ui/leads/{held['id']}/restore", headers=admin).status_code == 204
     assert client.get(f"/api/v1/leads/{held['id']}", headers=ADMIN).json()["rejected_reason"] is None
+
+
+def forms(html: str) -> dict[str, tuple[str, dict[str, str]]]:
+    """The page's post forms by aria-label: (action, hidden fields)."""
+    found = {}
+    for attrs, body in re.findall(r'<form([^>]*method="post"[^>]*)>(.*?)</form>', html, re.S):
+        label, action = (re.search(rf'{a}="([^"]*)"', attrs) for a in ("aria-label", "action"))
+        hidden = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', body))
+        found[unescape(label.group(1)) if label else ""] = (unescape(action.group(1)), hidden)
+    return found
+
+
+def test_action_forms_work_as_plain_html_posts(client: TestClient) -> None:
+    """A click before htmx has loaded posts the form natively: no CSRF header, no
+    HX-Request. The hidden field carries the token, and the answer is a redirect back."""
+    client.post("/api/leads", files={"name": (None, "Cal"), "email": (None, "cal@example.com"),
+                                     "message": (None, 'The calculator shows "=" then nothing.')})
+    (held,) = client.get("/api/v1/leads", headers=ADMIN, params={"rejected": "true"}).json()["leads"]
+    token = login(client, "ada")["X-CSRF-Token"]
+
+    pages = {path: forms(client.get(path).text) for path in (f"/ui/leads/{held['id']}", "/ui/alerts", "/ui/security")}
+    every = [form for page in pages.values() for form in page.values()]
+    assert len(every) >= 3 and all(hidden.get("csrf_token") == token for _, hidden in every)
+
+    action, hidden = pages[f"/ui/leads/{held['id']}"]["Restore as a lead"]
+    without = client.post(action, data={k: v for k, v in hidden.items() if k != "csrf_token"})
+    wrong = client.post(action, data=hidden | {"csrf_token": token[::-1]})
+    assert [without.status_code, wrong.status_code] == [403, 403] and "CSRF" in without.text
+    assert client.get(f"/api/v1/leads/{held['id']}", headers=ADMIN).json()["rejected_reason"] == "blocked_sqli"
+    done = client.post(action, data=hidden)
+    assert done.status_code == 303 and done.headers["location"].startswith(f"/ui/leads/{held['id']}?")
+    assert client.get(f"/api/v1/leads/{held['id']}", headers=ADMIN).json()["rejected_reason"] is None
+
+    action, hidden = pages["/ui/alerts"]["New silence"]
+    made = client.post(action, data=hidden | {"matchers": "service=web", "duration": "3600", "kind": "silence",
+                                              "comment": "posted without JavaScript"})
+    assert made.status_code == 303 and made.headers["location"].startswith("/ui/alerts")
+    (silence,) = client.get("/api/v1/silences", headers=ADMIN).json()["silences"]
+    assert silence["comment"] == "posted without JavaScript" and silence["created_by"] == "ada"
+    action, hidden = forms(client.get("/ui/alerts").text)[f"Expire silence {silence['id']}"]
+    assert client.post(action, data=hidden).status_code == 303
+    assert client.get("/api/v1/silences", headers=ADMIN).json()["silences"] == []

@@ -503,10 +503,10 @@ async def privacy_view_frame(
 
 
 async def privacy_form_frame(request: Request, runtime: Annotated[Runtime, Depends(get_runtime)]) -> Frame:
-    """For the page's form posts: plain HTML forms with the CSRF token in a hidden
-    field (a download cannot come through htmx), answered in place."""
+    """For the page's form posts: plain HTML forms (a download cannot come through
+    htmx), answered in place."""
     try:
-        user = await guard.ui_form_user(request)
+        user = await guard.ui_user(request)
     except ApiError as exc:  # the CSRF token missing or wrong
         raise UiError(exc.status, f"{exc.message}: reload the Privacy page and try again") from None
     return privacy_frame(request, runtime, user)

@@ -12,8 +12,9 @@ CSRF tokens, and the ``require_user`` dependency.
   ``runtime.secret_key``; the session row holds the user and expiry, and logging out
   deletes it. The cookie is HttpOnly, SameSite=Lax and Secure on HTTPS.
 - CSRF: every unsafe request authenticated by the cookie must carry the session's
-  CSRF token (an HMAC of the session id) in ``X-CSRF-Token``; HTML forms put it in a
-  hidden field and call :func:`verify_csrf` with it.
+  CSRF token (an HMAC of the session id): in ``X-CSRF-Token`` (htmx and scripts), or,
+  in a form-encoded body, in the hidden field ``csrf_token``, so that a UI form posted
+  before its script has loaded (or without JavaScript) works as well.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from leadwatch.web.errors import ApiError
 
 COOKIE = "lw_session"
 CSRF_HEADER = "x-csrf-token"
+CSRF_FIELD = "csrf_token"  # the hidden field of an HTML form
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -81,10 +84,11 @@ def csrf_token(key: bytes, session_id: str) -> str:
 
 
 def verify_csrf(key: bytes, user: CurrentUser, token: str | None) -> None:
-    """Raise 403 unless ``token`` is ``user``'s CSRF token (for HTML form posts)."""
+    """Raise 403 unless ``token`` is ``user``'s CSRF token."""
     if not token or not hmac.compare_digest(token, csrf_token(key, user.session_id)):
-        raise ApiError(403, "the CSRF token is missing or wrong", code="csrf_failed",
-                       fields={f"header.{CSRF_HEADER}": "must be the session's CSRF token"})
+        raise ApiError(403, "the CSRF token is missing or wrong: reload the page and try again", code="csrf_failed",
+                       fields={f"header.{CSRF_HEADER}": "must be the session's CSRF token",
+                               f"body.{CSRF_FIELD}": "or, in a form, this hidden field"})
 
 
 @cache
@@ -169,8 +173,12 @@ async def session_user(request: Request) -> CurrentUser:
 
 async def require_user(request: Request) -> CurrentUser:
     """FastAPI dependency: the logged-in user (401 without a valid session; 403 when an
-    unsafe request lacks the CSRF header)."""
+    unsafe request carries no CSRF token in the header or in its form)."""
     user = await session_user(request)
     if request.method not in SAFE_METHODS:
-        verify_csrf(request.app.state.runtime.secret_key, user, request.headers.get(CSRF_HEADER))
+        token = request.headers.get(CSRF_HEADER)
+        if token is None and request.headers.get("content-type", "").startswith(FORM_TYPES):
+            field = (await request.form()).get(CSRF_FIELD)  # Starlette keeps the parsed form for the route
+            token = field if isinstance(field, str) else None
+        verify_csrf(request.app.state.runtime.secret_key, user, token)
     return user
