@@ -48,41 +48,6 @@ window.addEventListener("resize", () => {
   for (const el of document.querySelectorAll("[data-chart]")) echarts.getInstanceByDom(el)?.resize();
 });
 
-// Log in through the security API (JSON), then open the page that was asked for.
-function login() {
-  const form = document.getElementById("login");
-  if (!form) return;
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const error = document.getElementById("login-error");
-    error.textContent = "";
-    const body = JSON.stringify({
-      username: form.elements.username.value, password: form.elements.password.value,
-    });
-    const response = await fetch(form.action, {
-      method: "POST", body, credentials: "same-origin", headers: { "Content-Type": "application/json" },
-    });
-    if (response.ok) {
-      window.location.assign(form.dataset.next);
-      return;
-    }
-    const answer = await response.json().catch(() => ({}));
-    error.textContent = answer.error?.message || `Login failed (${response.status})`;
-  });
-}
-
-function logout() {
-  for (const button of document.querySelectorAll("[data-logout]")) {
-    button.addEventListener("click", async () => {
-      await fetch("/api/v1/session", {
-        method: "DELETE", credentials: "same-origin", headers: { "X-CSRF-Token": button.dataset.csrf },
-      });
-      window.location.assign("/ui/login");
-    });
-  }
-}
-
-document.addEventListener("DOMContentLoaded", () => { login(); logout(); });
 
 // The Logs live tail: the poller (#tail-poll) prepends new lines; Pause cancels its
 // requests (its cursor stays, so resuming brings what came meanwhile) and the list

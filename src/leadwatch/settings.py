@@ -202,7 +202,7 @@ class SecuritySettings(Section):
         "(and store refused leads with a reason), or they carry attack strings as data (shipped logs).",
     )
     failed_login_routes: list[str] = Field(
-        ["POST /api/v1/session"],
+        ["POST /api/v1/session", "POST /ui/login"],
         description='Requests that are login attempts, as "METHOD /path".',
     )
     failed_login_statuses: list[int] = Field(

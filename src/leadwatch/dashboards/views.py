@@ -601,10 +601,54 @@ def back(request: Request, path: str) -> Response:
 
 @router.get("/login")
 async def login_page(request: Request, next_: Annotated[str | None, Query(alias="next")] = None) -> Response:
-    """The login form; ui.js posts it to /api/v1/session and then opens ``next``."""
+    return login_form(request, guard.safe_next(next_))
+
+
+def login_form(request: Request, target: str, username: str = "", error: ApiError | None = None) -> Response:
+    """The login page: after a refused login, with why (and its status and headers)."""
     return templates.TemplateResponse(
-        request, "login.html", {"title": "Log in", "next": guard.safe_next(next_)}
-    )
+        request, "login.html", {"title": "Log in", "next": target, "username": username,
+                                "error": error.message if error else ""},
+        status_code=error.status if error else 200, headers=error.headers if error else None)
+
+
+@router.post("/login")
+async def log_in(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    username: Annotated[str, Form(max_length=150)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    next_: Annotated[str | None, Form(alias="next", max_length=2000)] = None,
+) -> Response:
+    """The login form, posted by the browser itself (no script needed, so a password
+    manager's instant submit works too): checked as the session API checks a login,
+    then back to the page asked for, or the login page again saying why."""
+    target = guard.safe_next(next_)
+    # Login CSRF: another site's form must not log the browser in to an account of
+    # its choosing. Browsers say where a post came from; one without the header
+    # (an old browser, a script) is not a cross-site form.
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return login_form(request, target, error=ApiError(403, "log in from this site's own login page"))
+    if not username.strip() or not password:
+        return login_form(request, target, username, ApiError(422, "enter your username and password"))
+    try:
+        user = await security_api.log_in(runtime, request, username, password)
+    except ApiError as exc:  # 401 wrong, 429 locked
+        return login_form(request, target, username, exc)
+    response = RedirectResponse(target, status_code=303)
+    security_api.set_session_cookie(response, runtime, request, user.session_id)
+    return response
+
+
+@router.post("/logout")
+async def log_out(
+    runtime: Annotated[Runtime, Depends(get_runtime)],
+    user: Annotated[CurrentUser, Depends(guard.ui_user)],
+) -> Response:
+    """The frame's Log out button: ends the session, then the login page."""
+    response = RedirectResponse(guard.LOGIN_PATH, status_code=303)
+    await security_api.log_out(runtime, user, response)
+    return response
 
 
 @router.get("/static/{name}")

@@ -54,37 +54,60 @@ class SessionOut(BaseModel):
     csrf_token: str = Field(description="Send it as X-CSRF-Token with every unsafe request.")
 
 
-@session_router.post("", response_model=SessionOut, summary="Log in (sets the session cookie)",
-                     responses={429: {"description": "the account is locked for a while; see Retry-After"}})
-async def login(body: Login, request: Request, response: Response,
-                runtime: Runtime = Depends(get_runtime)) -> SessionOut:
+async def log_in(runtime: Runtime, request: Request, username: str, password: str) -> CurrentUser:
+    """Check a login as every login is checked (lockout with backoff, the argon2 hash,
+    credential stuffing counted) and open a session for the user. ApiError 401 when
+    wrong, 429 with Retry-After while the account is locked."""
     guard = runtime.guard
     ip = client_ip(request.scope, guard.trusted_proxies)
     settings = runtime.settings.security
 
-    def check() -> tuple[str, str, str] | None:
+    def check() -> CurrentUser | None:
         with runtime.records.session() as session:
-            user = authenticate(session, settings, body.username, body.password)
+            user = authenticate(session, settings, username, password)
             if user is None:
                 return None
-            opened = open_session(session, settings, user, ip)
-            return opened.id, user.username, user.role
+            session_id = open_session(session, settings, user, ip).id
+            return CurrentUser(user.id, user.username, user.role, session_id,
+                               csrf_token(runtime.secret_key, session_id))
 
     try:
-        found = await run_in_threadpool(check)
+        user = await run_in_threadpool(check)
     except LoginLocked as exc:
         raise ApiError(429, "too many failed logins: try again later",
                        headers={"Retry-After": str(max(1, int(exc.retry_after) + 1))}) from None
-    if found is None:
-        await run_in_threadpool(guard.login_failure, guard.site_id, ip, body.username)
+    if user is None:
+        await run_in_threadpool(guard.login_failure, guard.site_id, ip, username)
         raise ApiError(401, "wrong username or password", fields={"body.password": "wrong username or password"})
-    session_id, username, role = found
+    return user
+
+
+def set_session_cookie(response: Response, runtime: Runtime, request: Request, session_id: str) -> None:
+    settings = runtime.settings.security
     response.set_cookie(
         COOKIE, sign_session(runtime.secret_key, session_id),
         max_age=settings.session_max_age_seconds, httponly=True, samesite="lax", path="/",
-        secure=_secure_cookie(settings.session_cookie_secure, request, guard.trusted_proxies),
+        secure=_secure_cookie(settings.session_cookie_secure, request, runtime.guard.trusted_proxies),
     )
-    return SessionOut(username=username, role=role, csrf_token=csrf_token(runtime.secret_key, session_id))
+
+
+async def log_out(runtime: Runtime, user: CurrentUser, response: Response) -> None:
+    """End ``user``'s session: its row and the cookie on ``response``."""
+    def close() -> None:
+        with runtime.records.session() as session:
+            close_session(session, user.session_id)
+
+    await run_in_threadpool(close)
+    response.delete_cookie(COOKIE, path="/")
+
+
+@session_router.post("", response_model=SessionOut, summary="Log in (sets the session cookie)",
+                     responses={429: {"description": "the account is locked for a while; see Retry-After"}})
+async def login(body: Login, request: Request, response: Response,
+                runtime: Runtime = Depends(get_runtime)) -> SessionOut:
+    user = await log_in(runtime, request, body.username, body.password)
+    set_session_cookie(response, runtime, request, user.session_id)
+    return SessionOut(username=user.username, role=user.role, csrf_token=user.csrf_token)
 
 
 def _secure_cookie(mode: str, request: Request, trusted: Any) -> bool:
@@ -97,15 +120,9 @@ async def whoami(user: CurrentUser = Depends(require_user)) -> SessionOut:
 
 
 @session_router.delete("", status_code=204, summary="Log out (needs X-CSRF-Token)")
-async def logout(response: Response, user: CurrentUser = Depends(require_user),
-                 runtime: Runtime = Depends(get_runtime)) -> Response:
-    def close() -> None:
-        with runtime.records.session() as session:
-            close_session(session, user.session_id)
-
-    await run_in_threadpool(close)
+async def logout(user: CurrentUser = Depends(require_user), runtime: Runtime = Depends(get_runtime)) -> Response:
     response = Response(status_code=204)
-    response.delete_cookie(COOKIE, path="/")
+    await log_out(runtime, user, response)
     return response
 
 

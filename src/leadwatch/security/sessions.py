@@ -156,8 +156,7 @@ def current_user(session: Session, key: bytes, cookie: str | None) -> CurrentUse
 
 
 async def session_user(request: Request) -> CurrentUser:
-    """The logged-in user (401 without a valid session), CSRF not checked: for an HTML
-    form post, which checks its hidden field with :func:`verify_csrf` itself."""
+    """The logged-in user (401 without a valid session), CSRF not checked."""
     runtime = request.app.state.runtime
     cookie = request.cookies.get(COOKIE)
 
