@@ -201,6 +201,11 @@ class SecuritySettings(Section):
         description="Paths whose bodies the middleware leaves alone: their handlers inspect them "
         "(and store refused leads with a reason), or they carry attack strings as data (shipped logs).",
     )
+    secret_fields: dict[str, list[str]] = Field(
+        {"POST /api/v1/session": ["password"], "POST /ui/login": ["password"]},
+        description='Body fields the middleware neither inspects nor keeps as evidence, by "METHOD /path": '
+        "secrets that route only hashes (a strong password is any string, and one in 360 looks like SQL).",
+    )
     failed_login_routes: list[str] = Field(
         ["POST /api/v1/session", "POST /ui/login"],
         description='Requests that are login attempts, as "METHOD /path".',
@@ -294,10 +299,10 @@ class SecuritySettings(Section):
                 raise ValueError(f"{item!r} is not an IP address or network") from None
         return value
 
-    @field_validator("failed_login_routes", "form_routes")
+    @field_validator("failed_login_routes", "form_routes", "secret_fields")
     @classmethod
-    def _routes(cls, value: list[str]) -> list[str]:
-        for item in value:
+    def _routes(cls, value: Any) -> Any:
+        for item in value:  # a list of routes, or a dict by route
             method, _, path = item.partition(" ")
             if not method.isupper() or not path.startswith("/"):
                 raise ValueError(f'{item!r} must be "METHOD /path", e.g. "POST /login"')

@@ -76,6 +76,8 @@ class Guard:
         self.clock = clock
         self.trusted_proxies = networks(settings.trusted_proxies)
         self.never_ban = never_banned(settings)
+        self.secret_fields = {(method, route): frozenset(names) for (method, _, route), names in (
+            (spec.partition(" "), names) for spec, names in settings.secret_fields.items())}
         # Asked on every request: the answer for an address is kept (bounded).
         self.exempt: Callable[[str], bool] = lru_cache(maxsize=4096)(
             lambda ip: is_trusted(ip, self.never_ban))

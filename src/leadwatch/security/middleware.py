@@ -13,6 +13,8 @@ rate detectors (brute force, floods, probing, form spam), which may ban the addr
 Values a program wrote (query and Referer parameters, cookies) are inspected with the
 query's strict rules, text people typed (form, JSON and multipart text fields) with
 the form's (a libinjection hit needs a confirmation), headers with the header rules.
+A route's secret fields (``security.secret_fields``: a login's password, which it only
+hashes) are neither inspected nor kept as evidence.
 
 In leadwatch it sits inside the ObservabilityMiddleware, so refused requests still
 get a request id, a log line and RED metrics.
@@ -21,6 +23,7 @@ get a request id, a log line and RED metrics.
 from __future__ import annotations
 
 import math
+from urllib.parse import unquote_plus
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -88,7 +91,7 @@ class SecurityMiddleware:
             body = None
             if path not in guard.settings.body_inspected_by_route:
                 receive, body = await _read_body(scope, receive, guard.settings.inspect_body_bytes)
-            seen = guard.inspect(_values(scope, body))
+            seen = guard.inspect(_values(scope, body, guard.secret_fields.get((scope["method"], path), NONE)))
             if seen:
                 blocked = guard.blocks(seen)
                 guard.log.record(*guard.findings_events(
@@ -116,7 +119,13 @@ class SecurityMiddleware:
                 await run_in_threadpool(guard.respond, detections, "middleware", Action.FLAGGED)
 
 
-def _values(scope: Scope, body: tuple[bytes, bytes] | None) -> Iterator[tuple[Field, str, str]]:
+NONE: frozenset[str] = frozenset()
+
+
+def _values(scope: Scope, body: tuple[bytes, bytes] | None, secret: frozenset[str] = NONE,
+            ) -> Iterator[tuple[Field, str, str]]:
+    """What the middleware inspects, as (field kind, where, raw value); the body's
+    ``secret`` fields are left out."""
     yield Field.PATH, "path", scope.get("raw_path", b"").decode("latin-1") or scope["path"]
     query: bytes = scope.get("query_string", b"")
     if query:
@@ -137,22 +146,26 @@ def _values(scope: Scope, body: tuple[bytes, bytes] | None) -> Iterator[tuple[Fi
     if body is not None:
         content_type, data = body
         if content_type.startswith(b"application/x-www-form-urlencoded"):
-            yield from _pairs(Field.FORM, "form.", data.decode("utf-8", "replace"))
+            yield from _pairs(Field.FORM, "form.", data.decode("utf-8", "replace"), secret)
         elif content_type.startswith(b"application/json"):
             try:
                 document = orjson.loads(data)
             except orjson.JSONDecodeError:
                 return  # the app answers 422; nothing to inspect
-            yield from _json_strings(document)
+            yield from _json_strings(document, secret)
         else:
             for name, value in _multipart_text_fields(content_type, data):
-                yield Field.FORM, f"form.{name[:64]}", value
+                if name not in secret:
+                    yield Field.FORM, f"form.{name[:64]}", value
 
 
-def _pairs(field: Field, prefix: str, text: str) -> Iterator[tuple[Field, str, str]]:
-    """Raw (still encoded) names and values: inspection decodes them as a server would."""
+def _pairs(field: Field, prefix: str, text: str, secret: frozenset[str] = NONE) -> Iterator[tuple[Field, str, str]]:
+    """Raw (still encoded) names and values: inspection decodes them as a server would
+    (and a ``secret`` field is known by its name as the app decodes it)."""
     for part in text.split("&"):
         name, _, value = part.partition("=")
+        if secret and unquote_plus(name) in secret:
+            continue
         where = prefix + name[:64]
         if name:
             yield field, where, name
@@ -160,7 +173,8 @@ def _pairs(field: Field, prefix: str, text: str) -> Iterator[tuple[Field, str, s
             yield field, where, value
 
 
-def _json_strings(document: Any) -> Iterator[tuple[Field, str, str]]:
+def _json_strings(document: Any, secret: frozenset[str] = NONE) -> Iterator[tuple[Field, str, str]]:
+    """The document's strings (at most MAX_JSON_VALUES), but a top-level ``secret`` key's."""
     stack: list[tuple[str, Any]] = [("", document)]
     count = 0
     while stack and count < MAX_JSON_VALUES:
@@ -169,7 +183,8 @@ def _json_strings(document: Any) -> Iterator[tuple[Field, str, str]]:
             count += 1
             yield Field.FORM, f"form.{where}" if where else "form", node
         elif isinstance(node, dict):
-            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items())
+            stack.extend((f"{where}.{k}" if where else str(k), v) for k, v in node.items()
+                         if where or k not in secret)
         elif isinstance(node, list):
             stack.extend((f"{where}[{i}]", v) for i, v in enumerate(node))
 
