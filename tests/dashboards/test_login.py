@@ -15,6 +15,8 @@ from leadwatch.security.sessions import COOKIE
 from leadwatch.settings import Settings
 
 PASSWORD = "correct horse battery"
+# Where `next` must not lead: another origin, the API, the login page itself.
+FOREIGN_TARGETS = ("https://evil.example/", "//evil.example/ui/", "/api/v1/events", "/ui/login")
 
 
 @pytest.fixture
@@ -78,11 +80,11 @@ def test_a_locked_account_is_told_to_wait_and_failures_count_as_brute_force(clie
 def test_blank_fields_and_foreign_next_targets(client: TestClient) -> None:
     blank = client.post("/ui/login", data={"username": " ", "password": ""})
     assert blank.status_code == 422 and "enter your username and password" in blank.text
-    for target in ("https://evil.example/", "//evil.example/ui/", "/api/v1/events", "/ui/login"):
+    for target in FOREIGN_TARGETS:
         done = client.post("/ui/login", data={"username": "ana", "password": PASSWORD, "next": target})
         assert done.status_code == 303 and done.headers["location"] == "/ui/", target
 
 
 def test_next_only_leads_to_ui_pages(client: TestClient) -> None:
-    for target in ("https://evil.example/", "//evil.example/ui/", "/api/v1/events", "/ui/login"):
+    for target in FOREIGN_TARGETS:
         assert 'name="next" value="/ui/"' in client.get("/ui/login", params={"next": target}).text

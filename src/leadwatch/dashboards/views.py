@@ -471,8 +471,8 @@ async def lead_followup(
     runtime: Annotated[Runtime, Depends(get_runtime)],
     _user: LeadsAdmin,
 ) -> Response:
-    """Record a follow-up or outcome through the leads API's handler. The session guard
-    has checked the CSRF header (htmx sends it from the form's ``hx-headers``)."""
+    """Record a follow-up or outcome through the leads API's handler (the session
+    guard has checked the form's CSRF token)."""
     form = await request.form()
     value = str(form.get("value") or "").strip()
     try:

@@ -53,8 +53,14 @@ class Detection:
         return f"more than {self.count - 1} in {self.window:g}s"
 
 
-def _routes(spec: list[str]) -> frozenset[tuple[str, str]]:
-    return frozenset((m, p) for m, _, p in (s.partition(" ") for s in spec))
+def route(spec: str) -> tuple[str, str]:
+    """A "METHOD /path" setting as (method, path)."""
+    method, _, path = spec.partition(" ")
+    return method, path
+
+
+def _routes(specs: list[str]) -> frozenset[tuple[str, str]]:
+    return frozenset(map(route, specs))
 
 
 def _utc(seconds: float) -> datetime:

@@ -21,7 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 from leadwatch.security.bans import BanList
 from leadwatch.security.clients import is_address, is_trusted, networks, never_banned
 from leadwatch.security.detect import Field, Finding, Inspector, Threat
-from leadwatch.security.detectors import Detection, Observed, RateDetectors
+from leadwatch.security.detectors import Detection, Observed, RateDetectors, route
 from leadwatch.security.events import Action, SecurityEvent, SecurityLog, detection_time
 from leadwatch.security.rates import Clock, TokenBucket
 from leadwatch.settings import SecuritySettings
@@ -76,8 +76,7 @@ class Guard:
         self.clock = clock
         self.trusted_proxies = networks(settings.trusted_proxies)
         self.never_ban = never_banned(settings)
-        self.secret_fields = {(method, route): frozenset(names) for (method, _, route), names in (
-            (spec.partition(" "), names) for spec, names in settings.secret_fields.items())}
+        self.secret_fields = {route(spec): frozenset(names) for spec, names in settings.secret_fields.items()}
         # Asked on every request: the answer for an address is kept (bounded).
         self.exempt: Callable[[str], bool] = lru_cache(maxsize=4096)(
             lambda ip: is_trusted(ip, self.never_ban))

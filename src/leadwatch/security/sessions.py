@@ -12,7 +12,7 @@ CSRF tokens, and the ``require_user`` dependency.
   ``runtime.secret_key``; the session row holds the user and expiry, and logging out
   deletes it. The cookie is HttpOnly, SameSite=Lax and Secure on HTTPS.
 - CSRF: every unsafe request authenticated by the cookie must carry the session's
-  CSRF token (an HMAC of the session id): in ``X-CSRF-Token`` (htmx and scripts), or,
+  CSRF token (an HMAC of the session id): in ``X-CSRF-Token`` (scripts), or,
   in a form-encoded body, in the hidden field ``csrf_token``, so that a UI form posted
   before its script has loaded (or without JavaScript) works as well.
 """
