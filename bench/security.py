@@ -6,6 +6,9 @@ libinjection's ``false_positives.txt`` and leadwatch's own contact-form text
 (tests/data/security/benign_form.txt). Targets: >= 97% of SQLi and >= 95% of XSS
 detected, <= 0.5% of benign form text flagged. (libinjection was developed against
 its collections, so their figures are an upper bound; the benign set is ours.)
+Messages pasting executable script (tests/data/security/pasted_script.txt) are
+detections by decision, not benign text (docs/security.md): their own rows show that
+they are flagged and never refused, and what the benign rate would be with them.
 
 Overhead: median time of one clean GET (a browser's: query, User-Agent, Referer,
 cookies) through the security middleware, minus the same request to the bare app,
@@ -22,7 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry
-from tests.security.corpora import LIBINJECTION, attacks, benign_form, benign_form_parts, lines
+from tests.security.corpora import (
+    LIBINJECTION,
+    attacks,
+    benign_form,
+    benign_form_parts,
+    lines,
+    pasted_script,
+)
 
 from leadwatch.security.bans import BanList
 from leadwatch.security.detect import Field, Threat, inspect
@@ -57,6 +67,17 @@ def accuracy() -> list[dict[str, Any]]:
                           and measure == "flagged (any)" else "")
                 rows.append({"corpus": name, "field": str(field), "inputs": len(corpus), "measure": measure,
                              "rate": sum(map(hit, found)) / len(corpus), "target": target})
+    # Pasted script: flagged (XSS), never refused (SQLi); and the benign rate as it would
+    # be if it counted as benign, so the decision is in plain sight.
+    pasted = [{f.threat for f in inspect(v, Field.FORM)} for v in pasted_script()]
+    for measure, hit in (("flagged xss", lambda t: Threat.XSS in t), ("refused (sqli)", lambda t: Threat.SQLI in t)):
+        rows.append({"corpus": "leadwatch pasted_script (detected by design)", "field": str(Field.FORM),
+                     "inputs": len(pasted), "measure": measure, "rate": sum(map(hit, pasted)) / len(pasted),
+                     "target": "100%" if measure == "flagged xss" else "0%"})
+    both = benign_form() + pasted_script()
+    rows.append({"corpus": "leadwatch benign_form + pasted_script as benign", "field": str(Field.FORM),
+                 "inputs": len(both), "measure": "flagged (any)",
+                 "rate": sum(bool(inspect(v, Field.FORM)) for v in both) / len(both), "target": ""})
     # The benign text part by part: the rules were tuned on the earlier parts.
     for part, corpus in benign_form_parts().items():
         rows.append({"corpus": f"leadwatch benign_form, {part}", "field": str(Field.FORM), "inputs": len(corpus),

@@ -21,6 +21,7 @@ from leadwatch.notify.models import OutboxMessage
 from leadwatch.security.events import SecurityEvent
 from leadwatch.settings import Settings
 from tests.conftest import ADMIN
+from tests.security.corpora import pasted_script
 
 ANN = {"name": "Ann Example", "email": "Ann@Example.com", "phone": "+44 20 7946 0000",
        "company": "Acme", "budget": "20k", "utm_source": "google", "utm_medium": "organic"}
@@ -231,6 +232,22 @@ def test_xss_is_stored_as_text_and_flagged(app_client: TestClient) -> None:
     assert security_event(app_client)["field"] == "form.message"  # as the middleware names fields
     detail = app_client.get(f"/api/v1/leads/{lead.id}", headers=ADMIN)
     assert detail.headers["content-type"].startswith("application/json")  # never HTML
+
+
+def test_a_clients_pasted_script_keeps_the_lead_as_text_and_flags_it(app_client: TestClient) -> None:
+    """Each message of tests/data/security/pasted_script.txt (a tag, a pixel, a widget's
+    loader) is accepted and kept verbatim, flagged as XSS: never refused."""
+    runtime = app_client.app.state.runtime  # type: ignore[attr-defined]
+    messages = pasted_script()
+    for i, message in enumerate(messages):
+        lead = LeadIn.model_validate({**ANN, "email": f"client{i}@example.com", "message": message})
+        outcome = runtime.leads.submit(Submission(lead=lead, site_id="default", ip=f"203.0.113.{i + 1}"))
+        assert outcome.status == 201, message
+    leads = stored(app_client)
+    assert [lead.message for lead in leads] == messages
+    assert all(lead.rejected_reason is None and lead.flags == [{"field": "message", "threat": "xss"}]
+               for lead in leads)
+    assert metric(app_client, "leadwatch_security_events_total", threat="xss", action="flagged") == len(messages)
 
 
 def test_a_submission_received_in_the_past_dates_its_security_events_then(app_client: TestClient) -> None:

@@ -1,4 +1,5 @@
-"""The test corpora: libinjection's attack collections and leadwatch's benign text."""
+"""The test corpora: libinjection's attack collections, leadwatch's benign text, and
+leadwatch's contact-form messages that paste executable script (detected by design)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,10 @@ def attacks(kind: str) -> list[str]:
 
 def benign_form() -> list[str]:
     return list(lines(DATA / "benign_form.txt"))
+
+
+def pasted_script() -> list[str]:
+    return list(lines(DATA / "pasted_script.txt"))
 
 
 def benign_form_parts() -> dict[str, list[str]]:

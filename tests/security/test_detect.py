@@ -57,20 +57,6 @@ def test_security_events_are_stored_and_counted(settings_for) -> None:  # type: 
             "leadwatch_security_events_total", {"threat": "sqli", "action": "blocked"}) == 1
 
 
-# The benign contact-form lines still reported in a form (their first 70 characters):
-# each pastes an executable <script> element, which runs when rendered whatever its
-# author meant, so it is flagged (stored as text, never refused; docs/security.md,
-# "what counts as script"). A new line flagged here is a regression, or a new accepted
-# case to list with its reason.
-ACCEPTED_BENIGN_FLAGS = {
-    'The developer wrote <script src="/js/app.js"></script> in the footer a',
-    'Please install this: <script async src="https://www.googletagmanager.c',
-    "Meta gave us this, where does it go? <!-- Meta Pixel Code --><script>!",
-    "Hotjar snippet we were sent: <script>(function(h,o,t,j,a,r){h.hj=h.hj|",
-    'The booking company gave us <div id="booking-widget" data-venue="1234"',
-}
-
-
 # The benign lines still refused as SQL injection: misses, not accepted. Read inside
 # a quoted string, as an injection is, the prose's own quotes flip: "24/7" becomes
 # arithmetic, "#" a comment cutting the query off, and "=" MySQL's '=' probe (a
@@ -82,11 +68,18 @@ KNOWN_BENIGN_REFUSALS = {
 }
 
 
-def test_benign_form_text_is_not_flagged_but_for_the_accepted_and_known_lines() -> None:
+def test_benign_form_text_is_not_flagged_but_for_the_known_refusals() -> None:
     from tests.security.corpora import benign_form
 
-    findings = {v: inspect(v, Field.FORM) for v in benign_form()}
-    threats = {v[:70]: {f.threat for f in found} for v, found in findings.items() if found}
-    assert {v for v, found in threats.items() if found == {Threat.XSS}} == ACCEPTED_BENIGN_FLAGS
-    assert {v for v, found in threats.items() if found == {Threat.SQLI}} == KNOWN_BENIGN_REFUSALS
-    assert len(threats) == len(ACCEPTED_BENIGN_FLAGS) + len(KNOWN_BENIGN_REFUSALS)
+    flagged = {v[:70]: {f.threat for f in inspect(v, Field.FORM)} for v in benign_form()}
+    assert {v: threats for v, threats in flagged.items() if threats} == {
+        v: {Threat.SQLI} for v in KNOWN_BENIGN_REFUSALS}
+
+
+def test_pasted_script_in_a_form_is_flagged_as_xss_and_never_refused() -> None:
+    """A client's pasted tag or widget loader is script (flag and notify: the lead is
+    kept); reading it as SQL injection would refuse the lead."""
+    from tests.security.corpora import pasted_script
+
+    verdicts = {v[:70]: {f.threat for f in inspect(v, Field.FORM)} for v in pasted_script()}
+    assert len(verdicts) >= 10 and all(threats == {Threat.XSS} for threats in verdicts.values()), verdicts
