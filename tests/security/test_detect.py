@@ -57,23 +57,23 @@ def test_security_events_are_stored_and_counted(settings_for) -> None:  # type: 
             "leadwatch_security_events_total", {"threat": "sqli", "action": "blocked"}) == 1
 
 
-# The benign lines still refused as SQL injection: misses, not accepted. Read inside
-# a quoted string, as an injection is, the prose's own quotes flip: "24/7" becomes
-# arithmetic, "#" a comment cutting the query off, and "=" MySQL's '=' probe (a
-# comparison, which the form rules keep: docs/security.md).
-KNOWN_BENIGN_REFUSALS = {
-    'Passwords must contain one of "!", "#" or "$" - my password manager us',
-    'The calculator shows "=" then nothing. Is it broken?',
-    'The "/" in "24/7" gets turned into a new folder in the URL.',
+# The benign lines still flagged in a form (their first 70 characters), each a miss
+# counted against us. Read inside a quoted string, as an injection is, the prose's own
+# quotes flip, and "=" becomes MySQL's '=' probe (a comparison, which the form rules
+# keep): the lead is refused. The button's inline onclick handler is script, flagged
+# (the lead kept), but it was written as benign text (part 7), so it counts as a false
+# positive. A new line here is a regression, or a new miss to list with its reason.
+KNOWN_BENIGN_FLAGS = {
+    'The calculator shows "=" then nothing. Is it broken?': {Threat.SQLI},
+    """We'd like to track clicks on the "Call now" button. Developer added: <""": {Threat.XSS},
 }
 
 
-def test_benign_form_text_is_not_flagged_but_for_the_known_refusals() -> None:
+def test_benign_form_text_is_not_flagged_but_for_the_known_misses() -> None:
     from tests.security.corpora import benign_form
 
     flagged = {v[:70]: {f.threat for f in inspect(v, Field.FORM)} for v in benign_form()}
-    assert {v: threats for v, threats in flagged.items() if threats} == {
-        v: {Threat.SQLI} for v in KNOWN_BENIGN_REFUSALS}
+    assert {v: threats for v, threats in flagged.items() if threats} == KNOWN_BENIGN_FLAGS
 
 
 def test_pasted_script_in_a_form_is_flagged_as_xss_and_never_refused() -> None:

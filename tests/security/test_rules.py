@@ -23,6 +23,7 @@ from leadwatch.security.detect import (
     load_confirmations,
     load_rules,
     mask_literals,
+    parsed,
 )
 
 RULES = load_rules()
@@ -210,3 +211,23 @@ def test_masking_changes_only_literals(sql: str) -> None:
         assert masked == sql  # no literal: the code is untouched
     assert mask_literals(masked) == masked  # a masked literal is its own kind
     assert re.fullmatch(r"""(?:[^'"`]|(['"`])[1%x]?\1)*""", masked)  # every literal is just a kind
+
+
+@pytest.mark.parametrize(("after", "kept"), [
+    (" OR '1'='1'", " OR '1'='1'"),  # parses to the end
+    (" or 1.5=1.5 --", " or 1.5=1.5 --"),  # a decimal is one number
+    ("!='x'", "!='x'"),  # "!=" takes a left operand
+    ("/'x'24/7'x'", "/'x'"),  # The "/" in "24/7": a number after a string
+    ("!'x'#'x'", ""),  # one of "!", "#": "!" after the string takes no left operand
+    ("1 or 1=1", ""),  # x'1: a number right after the string
+    (") 2 or 1=1", ") "),  # a number after a closing paren
+    (" waitfor delay '1'", " waitfor delay '1'"),  # T-SQL needs no ";" before a statement
+])
+def test_the_continuation_is_judged_as_far_as_the_query_parses(after: str, kept: str) -> None:
+    assert parsed(after) == kept
+
+
+@given(st.text(alphabet=st.sampled_from("ab1.!=<> ()'\"`"), max_size=30))
+def test_the_parsed_part_is_a_prefix_that_parses_alone(after: str) -> None:
+    kept = parsed(after)
+    assert after.startswith(kept) and parsed(kept) == kept

@@ -77,9 +77,10 @@ SqliResult = dict[str, Any]  # libinjection.is_sql_injection's answer
 class Confirmation:
     """A condition a libinjection hit must also meet in some fields (rules.yaml,
     ``confirmations``): ``fingerprint`` is searched in libinjection's SQLi fingerprint
-    (case matters) and, when given, ``continuation`` in the text after the quote that
-    closes libinjection's first string (case ignored); ``pattern`` is searched in the
-    decoded text (case ignored)."""
+    (case matters) and, when given and the fingerprint starts with a string,
+    ``continuation`` in the SQL after the quote that closes that string, as far as a
+    database would parse it (case ignored; see ``parsed``); ``pattern`` is searched
+    in the decoded text (case ignored)."""
 
     id: str
     threat: Threat
@@ -97,12 +98,13 @@ class Confirmation:
             return self.pattern.search(form) is not None
         if sqli is None or self.fingerprint is None or not self.fingerprint.search(sqli["fingerprint"]):
             return False
-        if self.continuation is None:
-            return True
+        if self.continuation is None or not sqli["fingerprint"].startswith("s"):
+            return True  # no string was broken: the fingerprint alone decides
         after = after_string(form, sqli)
         # Databases disagree on whether a backslash escapes a quote: either reading may
         # show the SQL the other hides, so the continuation counts if either shows it.
-        return any(self.continuation.search(mask_literals(after, backslashes)) for backslashes in (False, True))
+        return any(self.continuation.search(parsed(mask_literals(after, backslashes)))
+                   for backslashes in (False, True))
 
 
 def after_string(form: str, sqli: SqliResult) -> str:
@@ -146,6 +148,21 @@ def mask_literals(sql: str, backslash_escapes: bool = False) -> str:
     the continuation is judged on the code around the literals. ``backslash_escapes``:
     read literals as MySQL does (``\'`` does not close one)."""
     return _LITERAL[backslash_escapes].sub(_literal_kind, sql)
+
+
+# Where every dialect stops parsing: after an operand (a literal, a number, a closing
+# paren), another number, or a "!" that is not "!=", "!<" or "!>" ("!" is prefix-only).
+# A string followed by a word is not here: T-SQL needs no ";" before a statement.
+_SYNTAX_ERROR = re.compile(r"""(?:(['"`])[1%x]?\1|(?<![\w.])\d+(?:\.\d+)?(?![\w.])|\))\s*(?=\.?\d|!(?![=<>]))""")
+
+
+def parsed(after: str) -> str:
+    """The start of ``after`` (masked SQL that follows a closed string) up to its
+    first syntax error: an injection changes the query only as far as the query
+    parses, so SQL after that point (prose whose quotes flipped, as in ``The "/" in
+    "24/7"``, which reads `'…' / ' in ' 24/7`) changes nothing."""
+    stop = _SYNTAX_ERROR.search("''" + after)  # the closed string is itself an operand
+    return after if stop is None else after[: max(0, stop.end() - 2)]
 
 
 @cache
