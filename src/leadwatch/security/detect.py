@@ -160,7 +160,7 @@ def parsed(after: str) -> str:
     """The start of ``after`` (masked SQL that follows a closed string) up to its
     first syntax error: an injection changes the query only as far as the query
     parses, so SQL after that point (prose whose quotes flipped, as in ``The "/" in
-    "24/7"``, which reads `'…' / ' in ' 24/7`) changes nothing."""
+    "24/7"``, which reads ``'…' / ' in ' 24/7``) changes nothing."""
     stop = _SYNTAX_ERROR.search("''" + after)  # the closed string is itself an operand
     return after if stop is None else after[: max(0, stop.end() - 2)]
 
