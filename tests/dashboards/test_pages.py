@@ -381,6 +381,24 @@ def test_held_back_submissions_are_listed_and_restored_from_the_leads_page(seede
     assert again.status_code == 409 and "a lead already" in again.text
 
 
+def test_a_lead_flagged_for_script_says_so_and_shows_the_script_as_text(seeded: TestClient) -> None:
+    """A client's pasted tag is a lead like any other (a detection, not a refusal):
+    its page says what was found and how to treat it, and shows the text, never runs it."""
+    w = window(seeded)
+    tag = '<script async src="https://www.googletagmanager.com/gtag/js?id=G-ABC123"></script>'
+    sent = seeded.post("/api/leads", files={"name": (None, "Tag Owner"), "email": (None, "tag@example.com"),
+                                            "message": (None, f"Please install this: {tag}")},
+                       follow_redirects=False)
+    assert sent.status_code == 303  # accepted: on to the thank-you page
+    lead = next(x for x in seeded.get("/api/v1/leads", headers=ADMIN, params=api_range(w)).json()["leads"]
+                if x["name"] == "Tag Owner")
+    detail = seeded.get(f"/ui/leads/{lead['id']}").text
+    assert keyed(detail)["lead-flagged"] == ("script (XSS) in the message: shown here as text, never run; "
+                                             "do not paste it into a web page or an HTML e-mail")
+    assert "lead-held" not in detail and tag not in detail
+    assert "&lt;script async src=&#34;https://www.googletagmanager.com/gtag/js?id=G-ABC123&#34;&gt;" in detail
+
+
 def test_every_reason_a_submission_is_held_back_for_is_put_in_words() -> None:
     from leadwatch.dashboards.pages.leads import HELD_BACK
     from leadwatch.leads.intake import REJECT_REASONS, RESTORABLE
