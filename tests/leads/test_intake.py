@@ -16,6 +16,7 @@ from leadwatch.app import create_app
 from leadwatch.leads.form import LeadIn
 from leadwatch.leads.intake import Submission
 from leadwatch.leads.models import Lead
+from leadwatch.leads.routing import sales_message
 from leadwatch.marketing.touch import MAX_TOKEN_CHARS
 from leadwatch.notify.models import OutboxMessage
 from leadwatch.security.events import SecurityEvent
@@ -248,6 +249,19 @@ def test_a_clients_pasted_script_keeps_the_lead_as_text_and_flags_it(app_client:
     assert all(lead.rejected_reason is None and lead.flags == [{"field": "message", "threat": "xss"}]
                for lead in leads)
     assert metric(app_client, "leadwatch_security_events_total", threat="xss", action="flagged") == len(messages)
+
+
+def test_the_sales_message_links_the_leads_page_and_says_what_was_flagged() -> None:
+    lead = Lead(id=7, site_id="default", name="Tag Owner", email="tag@example.com", score=80, tier="high",
+                message='Please install this: <script async src="https://x.example/t.js"></script>',
+                flags=[{"field": "message", "threat": "xss"}])
+    message = sales_message(lead, "Acme", "https://lw.example")
+    # The UI page (a salesperson logs in); the API would want a bearer token.
+    assert message.links == {"Lead": "https://lw.example/ui/leads/7"}
+    assert message.facts["Flagged"] == "script (XSS) in the message"
+    assert message.text.endswith(lead.message)  # plain text: notifiers never render it as markup
+    lead.flags = None
+    assert "Flagged" not in sales_message(lead, "Acme", None).facts
 
 
 def test_a_submission_received_in_the_past_dates_its_security_events_then(app_client: TestClient) -> None:

@@ -35,6 +35,7 @@ from leadwatch.dashboards.timerange import RangeError, parse_range
 from leadwatch.leads import api as leads_api
 from leadwatch.leads.followup import OUTCOMES as FOLLOWUPS
 from leadwatch.leads.intake import RESTORABLE
+from leadwatch.leads.models import found_in
 from leadwatch.marketing.rollup import snapshot as analytics_snapshot
 from leadwatch.privacy import api as privacy_api
 from leadwatch.privacy.subjects import Subject
@@ -446,7 +447,7 @@ async def lead_view(
     detail = await leads_api.get_lead(lead_id, runtime, "admin")
     if detail.site_id != frame.site.id and detail.site_id in runtime.site_ids:
         frame = frame.with_site(detail.site_id)
-    return page(frame, "lead.html", f"Lead {lead_id}", lead=detail,
+    return page(frame, "lead.html", f"Lead {lead_id}", lead=detail, found=found_in(detail.flags),
                 journey=leads_page.journey(detail), outcomes=FOLLOWUPS,
                 reasons=leads_page.HELD_BACK, restorable=RESTORABLE)
 

@@ -13,6 +13,12 @@ from leadwatch.store.models import Base, UTCDateTime, now
 
 # The pipeline states sales moves a lead through; "new" until someone follows up.
 STATUSES = ("new", "contacted", "qualified", "won", "lost")
+_THREAT_WORDS = {"sqli": "SQL injection", "xss": "script (XSS)"}
+
+
+def found_in(flags: list[dict[str, str]] | None) -> str:
+    """A lead's flags in words, for the people who read it: "script (XSS) in the message"."""
+    return ", ".join(f"{_THREAT_WORDS.get(f['threat'], f['threat'])} in the {f['field']}" for f in flags or ())
 
 
 class Lead(Base):

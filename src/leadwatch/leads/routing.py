@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from leadwatch.leads.models import Lead
+from leadwatch.leads.models import Lead, found_in
 from leadwatch.notify.base import Message
 from leadwatch.notify.outbox import Outbox
 
@@ -25,7 +25,10 @@ def sales_message(lead: Lead, site_name: str, public_url: str | None) -> Message
         "Channel": lead.channel or "-",
         "Site": site_name,
     }
-    links = {"Lead": f"{public_url}/api/v1/leads/{lead.id}"} if public_url else {}
+    if lead.flags:
+        facts["Flagged"] = found_in(lead.flags)
+    # The lead's page in the UI (after the login), which sales can open; the API needs a token.
+    links = {"Lead": f"{public_url}/ui/leads/{lead.id}"} if public_url else {}
     text = f"New {lead.tier} lead from {who}, score {lead.score}."
     if lead.message:
         # Plain text only: notifiers must not render it as markup (it may be flagged XSS).
