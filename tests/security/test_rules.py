@@ -158,6 +158,7 @@ def test_prose_libinjection_flags_is_not_an_attack_in_a_form_but_is_in_a_query(v
         ("<iframe src=\"javascript:alert(1)\"></iframe>", Threat.XSS),
         ("<iframe srcdoc=\"<script>alert(1)</script>\"></iframe>", Threat.XSS),
         ("x' or 2>1 #", Threat.SQLI),
+        ("x'#1 2\n or 1=1", Threat.SQLI),  # a comment hides no syntax error: MySQL runs `or 1=1`
         # A pasted script element stays reported, whatever its author meant: rendered,
         # it runs (docs/security.md, "what counts as script").
         ("The developer wrote <script src=\"/js/app.js\"></script> in the footer", Threat.XSS),
@@ -222,6 +223,8 @@ def test_masking_changes_only_literals(sql: str) -> None:
     ("1 or 1=1", ""),  # x'1: a number right after the string
     (") 2 or 1=1", ") "),  # a number after a closing paren
     (" waitfor delay '1'", " waitfor delay '1'"),  # T-SQL needs no ";" before a statement
+    ("#1 2\n or 1=1", "#1 2\n or 1=1"),  # text in a comment is no syntax error
+    ("/*1 2*/ or 1=1 2", "/*1 2*/ or 1=1 "),
 ])
 def test_the_continuation_is_judged_as_far_as_the_query_parses(after: str, kept: str) -> None:
     assert parsed(after) == kept

@@ -153,7 +153,12 @@ def mask_literals(sql: str, backslash_escapes: bool = False) -> str:
 # Where every dialect stops parsing: after an operand (a literal, a number, a closing
 # paren), another number, or a "!" that is not "!=", "!<" or "!>" ("!" is prefix-only).
 # A string followed by a word is not here: T-SQL needs no ";" before a statement.
-_SYNTAX_ERROR = re.compile(r"""(?:(['"`])[1%x]?\1|(?<![\w.])\d+(?:\.\d+)?(?![\w.])|\))\s*(?=\.?\d|!(?![=<>]))""")
+# Comments are skipped, not searched: text in one is no syntax error (`x'#1 2` then a
+# new line and `or 1=1` is MySQL's `x' or 1=1`).
+_SYNTAX_ERROR = re.compile(r"""
+    (?:--|\#)[^\n]* | /\*.*?(?:\*/|\Z)                              # a comment
+  | (?P<stop>(?:(['"`])[1%x]?\2|(?<![\w.])\d+(?:\.\d+)?(?![\w.])|\))\s*)(?=\.?\d|!(?![=<>]))
+""", re.VERBOSE | re.DOTALL)
 
 
 def parsed(after: str) -> str:
@@ -161,8 +166,9 @@ def parsed(after: str) -> str:
     first syntax error: an injection changes the query only as far as the query
     parses, so SQL after that point (prose whose quotes flipped, as in ``The "/" in
     "24/7"``, which reads ``'…' / ' in ' 24/7``) changes nothing."""
-    stop = _SYNTAX_ERROR.search("''" + after)  # the closed string is itself an operand
-    return after if stop is None else after[: max(0, stop.end() - 2)]
+    code = "''" + after  # the closed string is itself an operand
+    stop = next((m.end("stop") for m in _SYNTAX_ERROR.finditer(code) if m.group("stop") is not None), None)
+    return after if stop is None else after[: max(0, stop - 2)]
 
 
 @cache
