@@ -224,6 +224,9 @@ def test_masking_changes_only_literals(sql: str) -> None:
     (") 2 or 1=1", ") "),  # a number after a closing paren
     (" waitfor delay '1'", " waitfor delay '1'"),  # T-SQL needs no ";" before a statement
     ("#1 2\n or 1=1", "#1 2\n or 1=1"),  # text in a comment is no syntax error
+    (" 1abc or 1=1", " 1abc or 1=1"),  # MySQL: a column alias may start with a digit
+    (" or `t`.1abc=1", " or `t`.1abc=1"),  # ... and so may a column
+    ("!~'x' or 1=1", "!~'x' or 1=1"),  # PostgreSQL's "does not match"
     ("/*1 2*/ or 1=1 2", "/*1 2*/ or 1=1 "),
 ])
 def test_the_continuation_is_judged_as_far_as_the_query_parses(after: str, kept: str) -> None:

@@ -151,13 +151,14 @@ def mask_literals(sql: str, backslash_escapes: bool = False) -> str:
 
 
 # Where every dialect stops parsing: after an operand (a literal, a number, a closing
-# paren), another number, or a "!" that is not "!=", "!<" or "!>" ("!" is prefix-only).
-# A string followed by a word is not here: T-SQL needs no ";" before a statement.
+# paren), another number, or a "!" that is not "!=", "!<", "!>" or PostgreSQL's "!~"
+# ("!" is prefix-only). A word is not here, even one that starts with a digit: T-SQL
+# needs no ";" before a statement, and MySQL takes `'x' 1abc` as a column alias.
 # Comments are skipped, not searched: text in one is no syntax error (`x'#1 2` then a
 # new line and `or 1=1` is MySQL's `x' or 1=1`).
 _SYNTAX_ERROR = re.compile(r"""
     (?:--|\#)[^\n]* | /\*.*?(?:\*/|\Z)                              # a comment
-  | (?P<stop>(?:(['"`])[1%x]?\2|(?<![\w.])\d+(?:\.\d+)?(?![\w.])|\))\s*)(?=\.?\d|!(?![=<>]))
+  | (?P<stop>(?:(['"`])[1%x]?\2|(?<![\w.])\d+(?:\.\d+)?(?![\w.])|\))\s*)(?=\d+(?:\.\d+)?(?![\w.])|!(?![=<>~]))
 """, re.VERBOSE | re.DOTALL)
 
 
