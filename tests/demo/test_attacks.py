@@ -332,7 +332,7 @@ def test_the_demo_analyst_judges_the_backfills_incidents_when_due(
         with runtime.records.session() as session:
             incidents = session.scalars(select(SecurityIncident)).all()
         judged = [i for i in incidents if i.resolved_by == ANALYST]
-        assert len(judged) > 10 and {i.status for i in judged} <= {"resolved", "false_positive"}
+        assert len(judged) > 10 and {i.status for i in judged} <= {"resolved", "benign_positive", "false_positive"}
         assert all(i.detected_at < i.resolved_at <= until for i in judged)
         # Judged as the history unfolded: no verdict before the incident's last event.
         assert all(i.last_seen_at <= i.resolved_at for i in judged)

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -79,7 +80,8 @@ def test_an_incident_shows_its_events_evidence(client: TestClient) -> None:
     assert client.get(f"/api/v1/security/incidents/{incident['id']}").status_code == 401
 
 
-def test_a_false_positive_lifts_the_automatic_ban_it_caused(client: TestClient) -> None:
+@pytest.mark.parametrize("verdict", ["false_positive", "benign_positive"])
+def test_a_harmless_verdict_lifts_the_automatic_ban_it_caused(client: TestClient, verdict: str) -> None:
     bans = client.app.state.runtime.guard.bans  # type: ignore[attr-defined]
     now = utcnow()
     # A shared office address trips the probing detector (banned automatically) and
@@ -91,9 +93,9 @@ def test_a_false_positive_lifts_the_automatic_ban_it_caused(client: TestClient) 
            SecurityEvent("default", "probing", Action.BANNED, "middleware", ip="198.51.100.4", ts=now),
            SecurityEvent("default", "probing", Action.BANNED, "middleware", ip="198.51.100.9", ts=now))
     office = [i for i in client.get("/api/v1/security/incidents", headers=ADMIN).json() if i["ip"] == "198.51.100.4"]
-    verdict = client.post(f"/api/v1/security/incidents/{office[0]['id']}", headers=ADMIN,
-                          json={"status": "false_positive", "note": "our office NAT", "by": "ana"})
-    assert verdict.status_code == 200 and verdict.json()["status"] == "false_positive"
+    judged = client.post(f"/api/v1/security/incidents/{office[0]['id']}", headers=ADMIN,
+                         json={"status": verdict, "note": "our office NAT", "by": "ana"})
+    assert judged.status_code == 200 and judged.json()["status"] == verdict
     left = {(b["network"], b["created_by"]) for b in client.get("/api/v1/security/bans", headers=ADMIN).json()}
     assert left == {("198.51.100.4/32", "api"), ("198.51.100.9/32", "auto")}  # the hand ban stays
     # A real attack resolved keeps its ban.

@@ -95,6 +95,13 @@ def test_an_admin_judges_bans_and_unbans_from_the_page(app_client: TestClient) -
     assert not bans.banned("198.51.100.4")  # the false positive's automatic ban is lifted
     bad = app_client.post(f"/ui/security/incidents/{xss}/verdict", headers=csrf, data={"status": "closed"})
     assert bad.status_code == 422 and "status" in bad.text
+    # A client's own tag: rightly detected, harmless; no detector's mistake in the FP rate.
+    assert 'value="benign_positive"' in page
+    benign = app_client.post(f"/ui/security/incidents/{xss}/verdict", headers=csrf,
+                             data={"status": "benign_positive", "note": "the client's own tag"})
+    assert benign.status_code == 303
+    tiles = app_client.get("/ui/security").text
+    assert 'data-key="fp-rate">50.0 %<' in tiles and 'data-key="benign">1<' in tiles
     assert app_client.post("/ui/security/incidents/99999/verdict", headers=csrf,
                            data={"status": "resolved"}).status_code == 404
 

@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from leadwatch.security.events import Action, SecurityEvent
-from leadwatch.security.incidents import IncidentTracker
+from leadwatch.security.incidents import IncidentTracker, mark, summary
 from leadwatch.store.migrate import upgrade_records
 from leadwatch.store.records import RecordStore
 from leadwatch.store.schema import utcnow
@@ -89,6 +89,20 @@ def test_new_incidents_are_announced_to_the_right_team(settings_for: Any) -> Non
     t.records.close()
 
 
+def test_mttr_counts_attacks_and_benign_positives_not_the_detectors_mistakes(settings_for: Any) -> None:
+    clock = [T0]
+    t, _ = tracker(settings_for, clock)
+    t([event("xss", f"203.0.113.{n}", 0, Action.FLAGGED) for n in (1, 2, 3)])
+    t.process()
+    by_ip = {i.ip: i for i in incidents(t)}
+    for ip, status, minutes in (("203.0.113.1", "resolved", 4), ("203.0.113.2", "benign_positive", 10),
+                                ("203.0.113.3", "false_positive", 60)):
+        mark(t.records, by_ip[ip].id, status, "ana", None, at=T0 + timedelta(minutes=minutes))
+    got = summary(t.records, "default", T0 - timedelta(hours=1), T0 + timedelta(hours=1))
+    assert got["mttr_seconds"] == 7 * 60 and got["false_positive_rate"] == 1 / 3
+    t.records.close()
+
+
 def test_summary_and_false_positives_through_the_api(client: TestClient) -> None:
     runtime = client.app.state.runtime  # type: ignore[attr-defined]
     now = utcnow()
@@ -97,27 +111,34 @@ def test_summary_and_false_positives_through_the_api(client: TestClient) -> None
                       ts=now - timedelta(seconds=30)),
         SecurityEvent("default", "xss", Action.FLAGGED, "test", ip="203.0.113.2", ts=now),
         SecurityEvent("default", "xss", Action.FLAGGED, "test", ip="203.0.113.3", ts=now),
+        SecurityEvent("default", "xss", Action.FLAGGED, "test", ip="203.0.113.4", ts=now),
     )
     runtime.security.incidents.process()
     runtime.event_buffer.flush()
     listed = client.get("/api/v1/security/incidents", headers=ADMIN, params={"status": "open"}).json()
     assert {i["threat"] for i in listed} == {"sqli", "xss"}
-    xss = [i for i in listed if i["threat"] == "xss"]
-    verdict = client.post(f"/api/v1/security/incidents/{xss[0]['id']}", headers=ADMIN,
+    snippet, attack, tag = (next(i for i in listed if i["ip"] == f"203.0.113.{n}") for n in (2, 3, 4))
+    verdict = client.post(f"/api/v1/security/incidents/{snippet['id']}", headers=ADMIN,
                           json={"status": "false_positive", "note": "a code snippet", "by": "ana"})
     assert verdict.status_code == 200 and verdict.json()["status"] == "false_positive"
-    resolved = client.post(f"/api/v1/security/incidents/{xss[1]['id']}", headers=ADMIN, json={"status": "resolved"})
+    resolved = client.post(f"/api/v1/security/incidents/{attack['id']}", headers=ADMIN, json={"status": "resolved"})
     assert resolved.json()["resolved_by"] == "analyst"
+    # A client's own pasted tag: script, rightly detected, but harmless.
+    benign = client.post(f"/api/v1/security/incidents/{tag['id']}", headers=ADMIN,
+                         json={"status": "benign_positive", "note": "the client's own Google tag"})
+    assert benign.status_code == 200 and benign.json()["status"] == "benign_positive"
     assert client.post("/api/v1/security/incidents/9999", headers=ADMIN, json={"status": "resolved"}).status_code == 404
-    bad = client.post(f"/api/v1/security/incidents/{xss[0]['id']}", headers=ADMIN, json={"status": "closed"})
+    bad = client.post(f"/api/v1/security/incidents/{snippet['id']}", headers=ADMIN, json={"status": "closed"})
     assert bad.status_code == 422 and "body.status" in bad.json()["error"]["fields"]
 
     summary = client.get("/api/v1/security/summary", headers=ADMIN).json()
-    assert summary["incidents"] == 3 and summary["false_positive_rate"] == 1 / 3
-    assert summary["by_threat"] == {"sqli": 1, "xss": 2}
-    assert 9 <= summary["mttd_seconds"] <= 40  # 30 s for the sqli, ~0 for the two others
+    # The benign positive is no detector's mistake: 1 false positive of 4 incidents.
+    assert summary["incidents"] == 4 and summary["false_positive_rate"] == 1 / 4
+    assert summary["by_status"] == {"open": 1, "false_positive": 1, "resolved": 1, "benign_positive": 1}
+    assert summary["by_threat"] == {"sqli": 1, "xss": 3}
+    assert 7 <= summary["mttd_seconds"] <= 40  # 30 s for the sqli, ~0 for the three others
     assert summary["mttr_seconds"] is not None and summary["mttr_seconds"] >= 0
-    assert summary["events"] == {"sqli": {"blocked": 1}, "xss": {"flagged": 2}}
+    assert summary["events"] == {"sqli": {"blocked": 1}, "xss": {"flagged": 3}}
     assert summary["bans_active"] == 0
     assert client.get("/api/v1/security/summary", headers=ADMIN, params={"site": "nope"}).status_code == 404
     assert client.get("/api/v1/security/summary", headers=ADMIN,

@@ -30,9 +30,12 @@ from leadwatch.store.schema import utc_aware
 
 ANALYST = "analyst (demo)"
 MEDIAN_MINUTES = 8.0
-FALSE_POSITIVE = {"xss": 0.15, "form_spam": 0.1}  # share of each threat's verdicts
+# The share of each threat's verdicts that find the client harmless: a prospect pasting
+# their own tag is script rightly detected (benign); a resend taken for spam is not spam.
+HARMLESS = {"xss": ("benign_positive", 0.15), "form_spam": ("false_positive", 0.1)}
 NOTES = {"resolved": "Checked the evidence; the attacker got nothing. Closing.",
-         "false_positive": "A prospect's own text (a pasted snippet, a resend), not an attack.",
+         "benign_positive": "A prospect's own pasted tag: script, rightly flagged, but theirs. Lead kept.",
+         "false_positive": "A prospect resending the form, not spam.",
          "restored": "A prospect quoting a symbol, not an attack: restored the lead."}
 REVIEW_REFUSED_FOR = timedelta(days=1)
 Restore = Callable[[int, datetime], object]  # (held-back lead id, when): LeadIntake.restore
@@ -67,7 +70,8 @@ def triage(records: RecordStore, site_id: str, now: datetime, seed: int | None,
         due = max(detected, utc_aware(last_seen_at)) + timedelta(seconds=delay)
         if due > now:
             continue
-        status = "false_positive" if rng.random() < FALSE_POSITIVE.get(threat, 0.0) else "resolved"
+        harmless, share = HARMLESS.get(threat, ("resolved", 0.0))
+        status = harmless if rng.random() < share else "resolved"
         note = NOTES[status]
         prospects = _quoting_prospects(records, site_id, first_seen_at, last_seen_at) if threat == "sqli" else []
         if current != "open" and not (prospects and restore is not None):

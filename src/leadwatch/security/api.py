@@ -182,14 +182,16 @@ async def list_incidents(
 
 
 class Verdict(BaseModel):
-    status: Literal["resolved", "false_positive"] = Field(
-        description="resolved: dealt with; false_positive: not an attack (counts in the FP rate)")
+    status: Literal["resolved", "benign_positive", "false_positive"] = Field(
+        description="resolved: an attack, dealt with; benign_positive: detected rightly, but harmless (a "
+                    "client's own pasted tag); false_positive: the detector was wrong (counts in the FP rate). "
+                    "Both of the latter lift the incident's automatic bans.")
     note: str | None = Field(None, max_length=2000)
     by: str = Field("analyst", min_length=1, max_length=150, description="Who decided.")
 
 
 @router.post("/incidents/{incident_id}", response_model=IncidentOut,
-             summary="Resolve an incident or mark it a false positive",
+             summary="Judge an incident: resolved, benign positive or false positive",
              responses={404: {"description": "no such incident"}})
 async def judge_incident(incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], verdict: Verdict,
                          runtime: Runtime = Depends(get_runtime)) -> IncidentOut:
@@ -198,7 +200,7 @@ async def judge_incident(incident_id: Annotated[int, Path(ge=1, le=2**31 - 1)], 
                                        verdict.by, verdict.note)
     if incident is None:
         raise ApiError(404, f"no incident {incident_id}", fields={"path.incident_id": "no such incident"})
-    if verdict.status == "false_positive":  # its automatic bans were lifted: not refused here from now
+    if verdict.status in incidents.LIFTS_BANS:  # its automatic bans were lifted: not refused here from now
         await run_in_threadpool(runtime.guard.bans.reload)
     return IncidentOut.model_validate(incident)
 
@@ -317,8 +319,10 @@ class Summary(BaseModel):
     by_threat: dict[str, int]
     by_status: dict[str, int]
     mttd_seconds: float | None = Field(description="Mean time from the first malicious event to detection.")
-    mttr_seconds: float | None = Field(description="Mean time from detection to resolution (resolved incidents).")
-    false_positive_rate: float | None = Field(description="Share of the incidents marked false positive.")
+    mttr_seconds: float | None = Field(
+        description="Mean time from detection to resolution (incidents judged resolved or benign positive).")
+    false_positive_rate: float | None = Field(
+        description="Share of the incidents marked false positive (benign positives were detected rightly).")
     events: dict[str, dict[str, int]] = Field(description="Security events: threat -> action -> count.")
     bans_active: int
 

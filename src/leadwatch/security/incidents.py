@@ -11,8 +11,9 @@ An incident whose every event was contained (blocked, rate limited, banned) ends
 itself once ``security.incident_window_seconds`` pass without another event: it was
 resolved when the attack stopped, ``resolved_at = last_seen_at``; a later event opens
 a new one. Incidents where leadwatch only flagged or saw the attack (in logs) stay
-open until an analyst resolves them, or marks them a false positive (which lifts the
-automatic bans of that address and threat), in the admin API or on the Security page;
+open until an analyst judges them (resolved, benign positive or false positive; the
+last two lift the automatic bans of that address and threat), in the admin API or on
+the Security page;
 until then, later events of the same attacker join them.
 """
 
@@ -258,13 +259,18 @@ def incident_message(incident: SecurityIncident) -> Message:
     )
 
 
+# The verdicts that say the client did no harm: its automatic bans are lifted.
+LIFTS_BANS = frozenset({"benign_positive", "false_positive"})
+
+
 def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str | None,
          at: datetime | None = None) -> SecurityIncident | None:
-    """An analyst's verdict: ``resolved`` or ``false_positive``; None if no such incident.
+    """An analyst's verdict (``resolved``, ``benign_positive`` or ``false_positive``);
+    None if no such incident.
 
-    A false positive also lifts the bans a detector made for this incident's address
-    and threat: the analyst says it was no attack, so refusing that client would be a
-    second false positive (a prospect locked out for an hour). Bans made by hand stay,
+    A benign or false positive also lifts the bans a detector made for this incident's
+    address and threat: the analyst says it did no harm, so refusing that client would
+    be a second mistake (a prospect locked out for an hour). Bans made by hand stay,
     and so do bans for other threats. ``resolved`` keeps the ban: the attack was real.
     The caller reloads its ban list (``BanList.reload``). ``at`` (default now) dates
     the verdict: the demo's simulated analyst judges its backfilled history in the past."""
@@ -277,7 +283,7 @@ def mark(records: RecordStore, incident_id: int, status: str, by: str, note: str
         incident.resolved_by = by
         if note is not None:
             incident.note = note
-    if status == "false_positive" and is_address(incident.ip):
+    if status in LIFTS_BANS and is_address(incident.ip):
         lift_bans(records, incident.ip, automatic_for=incident.threat)
     return incident
 
@@ -302,7 +308,7 @@ def summary(records: RecordStore, site_id: str | None, start: datetime, end: dat
         by["threat"][i.threat] = by["threat"].get(i.threat, 0) + 1
         by["status"][i.status] = by["status"].get(i.status, 0) + 1
         ttd.append(max(0.0, (i.detected_at - i.first_seen_at).total_seconds()))
-        if i.status == "resolved" and i.resolved_at:
+        if i.status in ("resolved", "benign_positive") and i.resolved_at:  # a detection, dealt with
             ttr.append(max(0.0, (i.resolved_at - i.detected_at).total_seconds()))
     false_positives = by["status"].get("false_positive", 0)
     return {

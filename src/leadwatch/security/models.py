@@ -1,7 +1,7 @@
 """RecordStore tables of the security capability: bans, incidents, login throttles and
 UI sessions. They live in the RecordStore (not the event store) because every replica
-must see the same state at once, and because people change them (lift a ban, mark an
-incident false positive). Alembic revisions: ``0003_security``, ``0007_security_open_incident``."""
+must see the same state at once, and because people change them (lift a ban, judge an
+incident). Alembic revisions: ``0003_security``, ``0007_security_open_incident``."""
 
 from __future__ import annotations
 
@@ -14,7 +14,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 from leadwatch.store.models import Base, UTCDateTime, now
 
 SeverityName = Literal["low", "medium", "high", "critical"]
-IncidentStatus = Literal["open", "resolved", "false_positive"]
+# An analyst's verdicts, as SOC triage names them: resolved (a true positive: an attack,
+# dealt with), benign_positive (a right detection of harmless activity: a client's own
+# pasted tag, the office's own scanner), false_positive (the detector was wrong).
+IncidentStatus = Literal["open", "resolved", "benign_positive", "false_positive"]
 SEVERITIES: tuple[str, ...] = get_args(SeverityName)
 INCIDENT_STATES: tuple[str, ...] = get_args(IncidentStatus)
 
