@@ -13,8 +13,7 @@ resolved when the attack stopped, ``resolved_at = last_seen_at``; a later event 
 a new one. Incidents where leadwatch only flagged or saw the attack (in logs) stay
 open until an analyst judges them (resolved, benign positive or false positive; the
 last two lift the automatic bans of that address and threat), in the admin API or on
-the Security page;
-until then, later events of the same attacker join them.
+the Security page; until then, later events of the same attacker join them.
 """
 
 from __future__ import annotations
