@@ -23,10 +23,10 @@ get a request id, a log line and RED metrics.
 from __future__ import annotations
 
 import math
-from urllib.parse import unquote_plus
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 import orjson
 from python_multipart.exceptions import MultipartParseError
